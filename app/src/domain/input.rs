@@ -1,0 +1,286 @@
+//! Request bodies and the validated values inside them (parse, don't validate).
+//!
+//! The newtypes check themselves while being deserialised, so a bad value is refused with the path of
+//! the field that holds it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::limits::{MAX_CORRELATION_ID_CHARS, MAX_DESCRIPTION_CHARS};
+use super::{EndStatus, Status, StepType};
+
+/// A job or step description: trimmed, 1..=4000 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Description(String);
+
+impl Description {
+    pub fn parse(raw: &str) -> Result<Description, String> {
+        let trimmed = raw.trim();
+        let chars = trimmed.chars().count();
+        if chars == 0 {
+            Err("must not be empty".into())
+        } else if chars > MAX_DESCRIPTION_CHARS {
+            Err(format!(
+                "must be at most {MAX_DESCRIPTION_CHARS} characters (got {chars})"
+            ))
+        } else if trimmed.contains('\0') {
+            Err("must not contain NUL characters".into())
+        } else {
+            Ok(Description(trimmed.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Description {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Description::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A correlation id: `[0-9A-Za-z_-]`, 1..=50 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CorrelationId(String);
+
+impl CorrelationId {
+    pub fn parse(raw: &str) -> Result<CorrelationId, String> {
+        if raw.is_empty() || raw.len() > MAX_CORRELATION_ID_CHARS {
+            return Err(format!(
+                "must be 1 to {MAX_CORRELATION_ID_CHARS} characters"
+            ));
+        }
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err("may contain only letters, digits, '_' and '-'".into());
+        }
+        Ok(CorrelationId(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for CorrelationId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        CorrelationId::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A progress figure, 0..=100.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Progress(i16);
+
+impl Progress {
+    pub fn parse(raw: i64) -> Result<Progress, String> {
+        if (0..=100).contains(&raw) {
+            Ok(Progress(raw as i16))
+        } else {
+            Err(format!("must be between 0 and 100 (got {raw})"))
+        }
+    }
+
+    pub fn value(self) -> i16 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Progress {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = i64::deserialize(d)?;
+        Progress::parse(raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `POST /api/jobs`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub struct NewJob {
+    /// 1 to 4000 characters after trimming.
+    #[schema(value_type = String, min_length = 1, max_length = 4000)]
+    pub description: Description,
+    #[serde(default)]
+    pub auto_cleared: bool,
+}
+
+/// What a step hangs under, as the seed names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ParentType {
+    Job,
+    Step,
+}
+
+/// `{ "id": ... }`, as in oVirt's `parent_step`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IdRef {
+    pub id: Uuid,
+}
+
+/// `POST /api/jobs/{job_id}/steps`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub struct NewStep {
+    /// 1 to 4000 characters after trimming.
+    #[schema(value_type = String, min_length = 1, max_length = 4000)]
+    pub description: Description,
+    #[serde(rename = "type")]
+    pub step_type: StepType,
+    /// The parent's id: the job's id or a step's id (the seed's `parentId`).
+    #[serde(default, alias = "parentId")]
+    pub parent_id: Option<Uuid>,
+    /// `job` or `step` (the seed's `parentType`); inferred from `parent_id` when absent.
+    #[serde(default, alias = "parentType")]
+    pub parent_type: Option<ParentType>,
+    /// The parent step, oVirt style.
+    #[serde(default)]
+    pub parent_step: Option<IdRef>,
+    /// `started` unless given; a terminal status records an already-ended step.
+    #[serde(default)]
+    pub status: Option<Status>,
+    /// Only for the engine's own steps; plug-in steps are always external.
+    #[serde(skip)]
+    pub internal: bool,
+}
+
+/// `POST /api/jobs/{job_id}/end`.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+pub struct EndJob {
+    #[serde(default)]
+    pub status: Option<EndStatus>,
+    /// oVirt's form: true is `finished`, false is `failed`.
+    #[serde(default)]
+    pub succeeded: Option<bool>,
+    /// Overwrite an ended job's status; steps still running become `aborted`.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `POST /api/jobs/{job_id}/steps/{step_id}/end`.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+pub struct EndStep {
+    #[serde(default)]
+    pub status: Option<EndStatus>,
+    /// oVirt's form: true is `finished`, false is `failed`.
+    #[serde(default)]
+    pub succeeded: Option<bool>,
+    /// Abort running sub-steps first; overwrite an ended step's status.
+    #[serde(default)]
+    pub force: bool,
+    /// Move the step to this phase before ending it (the seed's `stepType`).
+    #[serde(default, rename = "type", alias = "stepType")]
+    pub step_type: Option<StepType>,
+    /// `false` keeps the job running when this step fails.
+    #[serde(default)]
+    pub fail_job: Option<bool>,
+}
+
+/// `POST /api/jobs/{job_id}/steps/{step_id}/progress`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub struct SetProgress {
+    #[schema(value_type = i32, minimum = 0, maximum = 100)]
+    pub progress: Progress,
+}
+
+/// Resolve an end request's `status` / `succeeded` pair into one status.
+pub fn end_status(
+    status: Option<EndStatus>,
+    succeeded: Option<bool>,
+    default_succeeded: Option<bool>,
+) -> Result<Status, (&'static str, String)> {
+    let from_flag = |ok: bool| if ok { Status::Finished } else { Status::Failed };
+    match (status, succeeded.or(default_succeeded)) {
+        (Some(s), None) => Ok(s.into()),
+        (None, Some(ok)) => Ok(from_flag(ok)),
+        (Some(s), Some(ok)) if succeeded.is_none() || Status::from(s) == from_flag(ok) => {
+            Ok(s.into())
+        }
+        (Some(_), Some(_)) => Err((
+            "succeeded",
+            "contradicts `status`; give one of them".to_owned(),
+        )),
+        (None, None) => Err((
+            "status",
+            "is required: one of `finished`, `failed`, `aborted` (or give `succeeded`)".to_owned(),
+        )),
+    }
+}
+
+/// Filters of the jobs list (and of the bulk commands).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobFilter {
+    /// Any of these statuses; empty means all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status: Vec<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<bool>,
+    /// Text contained in the description, case-insensitive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// A user id or user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_after: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_before: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_description_is_trimmed() {
+        assert_eq!(Description::parse("  hi \n").unwrap().as_str(), "hi");
+    }
+
+    #[test]
+    fn a_blank_description_is_refused() {
+        assert!(Description::parse(" \t ").is_err());
+    }
+
+    #[test]
+    fn a_description_of_4000_characters_is_accepted_and_4001_refused() {
+        assert!(Description::parse(&"é".repeat(4000)).is_ok());
+        assert!(Description::parse(&"é".repeat(4001)).is_err());
+    }
+
+    #[test]
+    fn correlation_ids_allow_only_the_documented_alphabet() {
+        assert!(CorrelationId::parse("abc_DEF-123").is_ok());
+        assert!(CorrelationId::parse("a b").is_err());
+        assert!(CorrelationId::parse("").is_err());
+        assert!(CorrelationId::parse(&"x".repeat(51)).is_err());
+    }
+
+    #[test]
+    fn progress_must_be_a_percentage() {
+        assert!(Progress::parse(0).is_ok());
+        assert!(Progress::parse(100).is_ok());
+        assert!(Progress::parse(101).is_err());
+        assert!(Progress::parse(-1).is_err());
+    }
+
+    #[test]
+    fn succeeded_maps_to_finished_or_failed() {
+        assert_eq!(end_status(None, Some(true), None), Ok(Status::Finished));
+        assert_eq!(end_status(None, Some(false), None), Ok(Status::Failed));
+        assert_eq!(end_status(None, None, Some(true)), Ok(Status::Finished));
+        assert_eq!(
+            end_status(Some(EndStatus::Aborted), None, Some(true)),
+            Ok(Status::Aborted)
+        );
+        assert!(end_status(Some(EndStatus::Aborted), Some(true), None).is_err());
+        assert!(end_status(None, None, None).is_err());
+    }
+}

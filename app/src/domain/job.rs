@@ -1,0 +1,183 @@
+//! Jobs, steps and their status values.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// The status of a job or a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Running.
+    Started,
+    /// Succeeded.
+    Finished,
+    Failed,
+    Aborted,
+    /// The engine lost track of it; it may still be ended normally.
+    Unknown,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Started,
+        Status::Finished,
+        Status::Failed,
+        Status::Aborted,
+        Status::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Started => "started",
+            Status::Finished => "finished",
+            Status::Failed => "failed",
+            Status::Aborted => "aborted",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Terminal states are final; `unknown` is not one of them.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Status::Finished | Status::Failed | Status::Aborted)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The statuses an end request may ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EndStatus {
+    Finished,
+    Failed,
+    Aborted,
+}
+
+impl From<EndStatus> for Status {
+    fn from(s: EndStatus) -> Status {
+        match s {
+            EndStatus::Finished => Status::Finished,
+            EndStatus::Failed => Status::Failed,
+            EndStatus::Aborted => Status::Aborted,
+        }
+    }
+}
+
+/// The phase a step stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StepType {
+    Validating,
+    Executing,
+    Finalizing,
+}
+
+impl StepType {
+    pub const ALL: [StepType; 3] = [
+        StepType::Validating,
+        StepType::Executing,
+        StepType::Finalizing,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepType::Validating => "validating",
+            StepType::Executing => "executing",
+            StepType::Finalizing => "finalizing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StepType> {
+        StepType::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A job: a container of nested steps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Job {
+    pub id: Uuid,
+    pub description: String,
+    pub status: Status,
+    /// True for jobs added by a plug-in, false for the engine's own commands.
+    pub is_external: bool,
+    /// Purged by retention once ended.
+    pub auto_cleared: bool,
+    /// The id of the user that created the job.
+    pub owner: Uuid,
+    /// The owner's user name.
+    pub owner_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    pub start_time: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<DateTime<Utc>>,
+    /// Moves on every change to the job or any of its steps.
+    pub last_updated: DateTime<Utc>,
+    /// The step tree, when asked for with `include=steps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
+    pub steps: Option<Vec<StepNode>>,
+}
+
+/// A step of a job, possibly under another step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Step {
+    pub id: Uuid,
+    pub job_id: Uuid,
+    /// Null for a step directly under its job.
+    #[serde(default)]
+    pub parent_step_id: Option<Uuid>,
+    /// Order among its siblings, from 0.
+    pub number: i32,
+    #[serde(rename = "type")]
+    pub step_type: StepType,
+    pub description: String,
+    pub status: Status,
+    pub is_external: bool,
+    /// 0..=100: the step's own progress, or the roll-up of its sub-steps where it has none itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<i16>,
+    pub start_time: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<DateTime<Utc>>,
+}
+
+/// A step with its sub-steps, ordered by number.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StepNode {
+    #[serde(flatten)]
+    pub step: Step,
+    #[schema(no_recursion)]
+    pub children: Vec<StepNode>,
+}
+
+/// One page of jobs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JobPage {
+    pub items: Vec<Job>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The steps of a job, flat (parent before children, siblings by number) or as a tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum StepList {
+    Flat {
+        items: Vec<Step>,
+    },
+    #[schema(no_recursion)]
+    Tree {
+        items: Vec<StepNode>,
+    },
+}

@@ -1,0 +1,69 @@
+//! The service's error: what went wrong in terms a caller can act on. Mapped once to HTTP
+//! (problem+json) and once to the UI's server-function errors.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A problem with one field of the input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Bad input: 400, naming the fields.
+    #[error("{}", invalid_detail(.0))]
+    Invalid(Vec<FieldError>),
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is well-formed but the state forbids it: 409.
+    #[error("{message}")]
+    Conflict { message: String, ids: Vec<Uuid> },
+    /// The same `Idempotency-Key` with a different request: 422.
+    #[error("{0}")]
+    IdempotencyMismatch(String),
+    /// Not signed in, or the credentials are bad: 401.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Signed in but not allowed: 403.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A fault of ours; the cause is logged, never shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+fn invalid_detail(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ServiceError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ServiceError {
+        ServiceError::Invalid(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    pub fn conflict(message: impl Into<String>) -> ServiceError {
+        ServiceError::Conflict {
+            message: message.into(),
+            ids: Vec::new(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ServiceError {
+    fn from(e: sqlx::Error) -> ServiceError {
+        // The database's words stay in the log.
+        tracing::error!(error = %e, "database error");
+        ServiceError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,97 @@
+//! Rows as the store holds them, and their conversion to wire types.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::ServiceError;
+use crate::domain::{Job, Status, Step, StepType};
+
+/// The columns of a job row joined with its owner (`j` and `u`).
+pub const JOB_COLUMNS: &str = "j.id, j.description, j.status, j.is_external, j.auto_cleared, \
+     j.owner, u.username as owner_name, j.correlation_id, j.start_time, j.end_time, j.last_updated";
+
+/// The columns of a step row (`s`).
+pub const STEP_COLUMNS: &str = "s.id, s.job_id, s.parent_step_id, s.number, s.step_type, \
+     s.description, s.status, s.is_external, s.progress, s.start_time, s.end_time";
+
+#[derive(sqlx::FromRow)]
+pub struct JobRow {
+    id: Uuid,
+    description: String,
+    status: String,
+    is_external: bool,
+    auto_cleared: bool,
+    owner: Uuid,
+    owner_name: String,
+    correlation_id: Option<String>,
+    start_time: DateTime<Utc>,
+    end_time: Option<DateTime<Utc>>,
+    last_updated: DateTime<Utc>,
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = ServiceError;
+    fn try_from(r: JobRow) -> Result<Job, ServiceError> {
+        Ok(Job {
+            id: r.id,
+            description: r.description,
+            status: status(&r.status)?,
+            is_external: r.is_external,
+            auto_cleared: r.auto_cleared,
+            owner: r.owner,
+            owner_name: r.owner_name,
+            correlation_id: r.correlation_id,
+            start_time: r.start_time,
+            end_time: r.end_time,
+            last_updated: r.last_updated,
+            steps: None,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct StepRow {
+    id: Uuid,
+    job_id: Uuid,
+    parent_step_id: Option<Uuid>,
+    number: i32,
+    step_type: String,
+    description: String,
+    status: String,
+    is_external: bool,
+    progress: Option<i16>,
+    start_time: DateTime<Utc>,
+    end_time: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<StepRow> for Step {
+    type Error = ServiceError;
+    fn try_from(r: StepRow) -> Result<Step, ServiceError> {
+        Ok(Step {
+            id: r.id,
+            job_id: r.job_id,
+            parent_step_id: r.parent_step_id,
+            number: r.number,
+            step_type: StepType::parse(&r.step_type)
+                .ok_or_else(|| ServiceError::Internal(format!("bad step type {}", r.step_type)))?,
+            description: r.description,
+            status: status(&r.status)?,
+            is_external: r.is_external,
+            progress: r.progress,
+            start_time: r.start_time,
+            end_time: r.end_time,
+        })
+    }
+}
+
+pub fn status(s: &str) -> Result<Status, ServiceError> {
+    Status::parse(s).ok_or_else(|| ServiceError::Internal(format!("bad status {s}")))
+}
+
+pub fn jobs(rows: Vec<JobRow>) -> Result<Vec<Job>, ServiceError> {
+    rows.into_iter().map(Job::try_from).collect()
+}
+
+pub fn steps(rows: Vec<StepRow>) -> Result<Vec<Step>, ServiceError> {
+    rows.into_iter().map(Step::try_from).collect()
+}

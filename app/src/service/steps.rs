@@ -1,0 +1,406 @@
+//! Steps: add (under the job or a step), end, progress, get, list.
+
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::idempotency::{self, Claim, IdempotencyKey};
+use super::jobs::{close_running_steps, lock_job, set_job_ended, touch_job};
+use super::rows::{self, StepRow, STEP_COLUMNS};
+use super::{Caller, Engine, Result, ServiceError};
+use crate::domain::limits::{MAX_STEPS_PER_JOB, MAX_STEP_DEPTH};
+use crate::domain::{
+    build_tree, end_status, flatten, EndStep, NewStep, ParentType, Progress, Status, Step,
+    StepList, StepType,
+};
+
+/// Where a new step goes.
+enum Parent {
+    Job,
+    Step(Uuid),
+}
+
+fn resolve_parent(job_id: Uuid, input: &NewStep) -> Result<Parent> {
+    if let Some(parent_step) = input.parent_step {
+        let id = parent_step.id;
+        if input.parent_id.is_some_and(|p| p != id) {
+            return Err(ServiceError::invalid(
+                "parent_step",
+                "names a different parent than `parent_id`",
+            ));
+        }
+        return Ok(Parent::Step(id));
+    }
+    match (input.parent_type, input.parent_id) {
+        (None, None) | (Some(ParentType::Job), None) => Ok(Parent::Job),
+        (Some(ParentType::Job), Some(id)) if id == job_id => Ok(Parent::Job),
+        (Some(ParentType::Job), Some(id)) => Err(ServiceError::invalid(
+            "parent_id",
+            format!("parent job {id} is not the job {job_id} in the path"),
+        )),
+        (None, Some(id)) if id == job_id => Ok(Parent::Job),
+        (None, Some(id)) | (Some(ParentType::Step), Some(id)) => Ok(Parent::Step(id)),
+        (Some(ParentType::Step), None) => Err(ServiceError::invalid(
+            "parent_id",
+            "is required when parent_type is `step`",
+        )),
+    }
+}
+
+async fn fetch_step(
+    tx: &mut Transaction<'_, Postgres>,
+    job_id: Uuid,
+    step_id: Uuid,
+) -> Result<Step> {
+    let row: Option<StepRow> = sqlx::query_as(&format!(
+        "select {STEP_COLUMNS} from step s where s.id = $1 and s.job_id = $2"
+    ))
+    .bind(step_id)
+    .bind(job_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.ok_or_else(|| step_not_found(job_id, step_id))?
+        .try_into()
+}
+
+fn step_not_found(job_id: Uuid, step_id: Uuid) -> ServiceError {
+    ServiceError::NotFound(format!("step {step_id} not found in job {job_id}"))
+}
+
+/// The step with its progress rolled up over its whole subtree (one recursive query).
+async fn fetch_step_rolled_up(
+    tx: &mut Transaction<'_, Postgres>,
+    job_id: Uuid,
+    step_id: Uuid,
+) -> Result<Step> {
+    let rows: Vec<StepRow> = sqlx::query_as(&format!(
+        "with recursive sub as (
+             select s.id from step s where s.id = $1 and s.job_id = $2
+             union all
+             select c.id from step c join sub on c.parent_step_id = sub.id
+         )
+         select {STEP_COLUMNS} from step s join sub on sub.id = s.id"
+    ))
+    .bind(step_id)
+    .bind(job_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let steps = rows::steps(rows)?;
+    let tree = build_tree(steps);
+    tree.into_iter()
+        .next()
+        .map(|n| n.step)
+        .ok_or_else(|| step_not_found(job_id, step_id))
+}
+
+/// Ids of the running steps anywhere below `step_id`.
+async fn running_descendants(
+    tx: &mut Transaction<'_, Postgres>,
+    step_id: Uuid,
+) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "with recursive sub as (
+             select c.id, c.status from step c where c.parent_step_id = $1
+             union all
+             select c.id, c.status from step c join sub on c.parent_step_id = sub.id
+         )
+         select id from sub where status = 'started' order by id",
+    )
+    .bind(step_id)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+impl Engine {
+    /// Add a step under the job or under one of its running steps.
+    pub async fn add_step(
+        &self,
+        caller: &Caller,
+        job_id: Uuid,
+        input: NewStep,
+        idempotency_key: Option<IdempotencyKey>,
+    ) -> Result<Step> {
+        let parent = resolve_parent(job_id, &input)?;
+        let mut tx = self.pool.begin().await?;
+        if let Some(key) = &idempotency_key {
+            if let Claim::Replay(step) = idempotency::claim::<Step>(&mut tx, caller, key).await? {
+                tx.commit().await?;
+                return Ok(step);
+            }
+        }
+        let job_status = lock_job(&mut tx, job_id).await?;
+        if job_status.is_terminal() {
+            return Err(ServiceError::conflict(format!(
+                "job {job_id} has ended ({job_status}); steps cannot be added to it"
+            )));
+        }
+        let step_count: i32 = sqlx::query_scalar("select step_count from job where id = $1")
+            .bind(job_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if step_count >= MAX_STEPS_PER_JOB {
+            return Err(ServiceError::conflict(format!(
+                "job {job_id} already has {MAX_STEPS_PER_JOB} steps, the most a job may hold"
+            )));
+        }
+        let (parent_step_id, depth, number) = match parent {
+            Parent::Job => {
+                let number: i32 = sqlx::query_scalar(
+                    "update job set root_count = root_count + 1, step_count = step_count + 1
+                      where id = $1 returning root_count - 1",
+                )
+                .bind(job_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                (None, 1, number)
+            }
+            Parent::Step(parent_id) => {
+                let field = if input.parent_step.is_some() {
+                    "parent_step.id"
+                } else {
+                    "parent_id"
+                };
+                let parent: Option<(Uuid, String, i32)> =
+                    sqlx::query_as("select job_id, status, depth from step where id = $1")
+                        .bind(parent_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some((parent_job, parent_status, parent_depth)) = parent else {
+                    return Err(ServiceError::NotFound(format!(
+                        "parent step {parent_id} not found"
+                    )));
+                };
+                if parent_job != job_id {
+                    return Err(ServiceError::invalid(
+                        field,
+                        format!("parent step {parent_id} belongs to another job"),
+                    ));
+                }
+                let parent_status = rows::status(&parent_status)?;
+                if parent_status.is_terminal() {
+                    return Err(ServiceError::conflict(format!(
+                        "parent step {parent_id} has ended ({parent_status}); steps cannot be added under it"
+                    )));
+                }
+                if parent_depth >= MAX_STEP_DEPTH {
+                    return Err(ServiceError::invalid(
+                        field,
+                        format!("steps may nest at most {MAX_STEP_DEPTH} deep"),
+                    ));
+                }
+                let number: i32 = sqlx::query_scalar(
+                    "update step set child_count = child_count + 1 where id = $1
+                     returning child_count - 1",
+                )
+                .bind(parent_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query("update job set step_count = step_count + 1 where id = $1")
+                    .bind(job_id)
+                    .execute(&mut *tx)
+                    .await?;
+                (Some(parent_id), parent_depth + 1, number)
+            }
+        };
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "insert into step (id, job_id, parent_step_id, number, depth, step_type, description, status, is_external)
+             values ($1, $2, $3, $4, $5, $6, $7, 'started', $8)",
+        )
+        .bind(id)
+        .bind(job_id)
+        .bind(parent_step_id)
+        .bind(number)
+        .bind(depth)
+        .bind(input.step_type.as_str())
+        .bind(input.description.as_str())
+        .bind(!input.internal)
+        .execute(&mut *tx)
+        .await?;
+        touch_job(&mut tx, job_id).await?;
+        // A step recorded as already ended goes through the same rules as ending it.
+        let step = match input.status {
+            None | Some(Status::Started) => fetch_step(&mut tx, job_id, id).await?,
+            Some(Status::Unknown) => {
+                return Err(ServiceError::invalid(
+                    "status",
+                    "a new step may be `started`, `finished`, `failed` or `aborted`",
+                ))
+            }
+            Some(end) => {
+                end_step_in(&mut tx, job_id, id, end, false, None, true).await?;
+                fetch_step(&mut tx, job_id, id).await?
+            }
+        };
+        if let Some(key) = &idempotency_key {
+            idempotency::record(&mut tx, caller, key, &step).await?;
+        }
+        tx.commit().await?;
+        Ok(step)
+    }
+
+    /// End a step (SPEC §1).
+    pub async fn end_step(
+        &self,
+        caller: &Caller,
+        job_id: Uuid,
+        step_id: Uuid,
+        input: EndStep,
+    ) -> Result<Step> {
+        let _ = caller;
+        let status = end_status(input.status, input.succeeded, None)
+            .map_err(|(f, m)| ServiceError::invalid(f, m))?;
+        let mut tx = self.pool.begin().await?;
+        lock_job(&mut tx, job_id).await?;
+        end_step_in(
+            &mut tx,
+            job_id,
+            step_id,
+            status,
+            input.force,
+            input.step_type,
+            input.fail_job.unwrap_or(true),
+        )
+        .await?;
+        let step = fetch_step_rolled_up(&mut tx, job_id, step_id).await?;
+        tx.commit().await?;
+        Ok(step)
+    }
+
+    /// Set a running step's own progress.
+    pub async fn set_progress(
+        &self,
+        caller: &Caller,
+        job_id: Uuid,
+        step_id: Uuid,
+        progress: Progress,
+    ) -> Result<Step> {
+        let _ = caller;
+        let mut tx = self.pool.begin().await?;
+        lock_job(&mut tx, job_id).await?;
+        let step = fetch_step(&mut tx, job_id, step_id).await?;
+        if step.status.is_terminal() {
+            return Err(ServiceError::conflict(format!(
+                "step {step_id} has ended ({}); its progress is final",
+                step.status
+            )));
+        }
+        sqlx::query("update step set progress = $2 where id = $1")
+            .bind(step_id)
+            .bind(progress.value())
+            .execute(&mut *tx)
+            .await?;
+        touch_job(&mut tx, job_id).await?;
+        let step = fetch_step_rolled_up(&mut tx, job_id, step_id).await?;
+        tx.commit().await?;
+        Ok(step)
+    }
+
+    pub async fn get_step(&self, job_id: Uuid, step_id: Uuid) -> Result<Step> {
+        let mut tx = self.pool.begin().await?;
+        let step = fetch_step_rolled_up(&mut tx, job_id, step_id).await?;
+        tx.commit().await?;
+        Ok(step)
+    }
+
+    /// The job's steps: flat (parent before children, siblings by number) or nested.
+    pub async fn list_steps(&self, job_id: Uuid, tree: bool) -> Result<StepList> {
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<i32> = sqlx::query_scalar("select 1 from job where id = $1")
+            .bind(job_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(super::jobs::job_not_found(job_id));
+        }
+        let rows: Vec<StepRow> = sqlx::query_as(&format!(
+            "select {STEP_COLUMNS} from step s where s.job_id = $1"
+        ))
+        .bind(job_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let nested = build_tree(rows::steps(rows)?);
+        Ok(if tree {
+            StepList::Tree { items: nested }
+        } else {
+            StepList::Flat {
+                items: flatten(nested),
+            }
+        })
+    }
+}
+
+/// End one step inside a transaction that holds the job's lock.
+async fn end_step_in(
+    tx: &mut Transaction<'_, Postgres>,
+    job_id: Uuid,
+    step_id: Uuid,
+    status: Status,
+    force: bool,
+    step_type: Option<StepType>,
+    fail_job: bool,
+) -> Result<()> {
+    let step = fetch_step(tx, job_id, step_id).await?;
+    let new_type = step_type.unwrap_or(step.step_type);
+    if step.status.is_terminal() {
+        if step.status == status && new_type == step.step_type {
+            return Ok(()); // a safe retry
+        }
+        if !force {
+            return Err(ServiceError::conflict(format!(
+                "step {step_id} has already ended as {}; end it with force=true to change that",
+                step.status
+            )));
+        }
+        // An administrator's correction: the status changes, the end time stays.
+        sqlx::query("update step set status = $2, step_type = $3 where id = $1")
+            .bind(step_id)
+            .bind(status.as_str())
+            .bind(new_type.as_str())
+            .execute(&mut **tx)
+            .await?;
+    } else {
+        let running = running_descendants(tx, step_id).await?;
+        if !running.is_empty() {
+            if !force {
+                let list = running
+                    .iter()
+                    .map(Uuid::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(ServiceError::Conflict {
+                    message: format!(
+                        "step {step_id} has {} running sub-step(s): {list}; end them first or use force=true to abort them",
+                        running.len()
+                    ),
+                    ids: running,
+                });
+            }
+            sqlx::query(
+                "update step set status = 'aborted', end_time = now()
+                  where id = any($1) and status = 'started'",
+            )
+            .bind(&running)
+            .execute(&mut **tx)
+            .await?;
+        }
+        sqlx::query("update step set status = $2, step_type = $3, end_time = now() where id = $1")
+            .bind(step_id)
+            .bind(status.as_str())
+            .bind(new_type.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    // "When one step fails the whole job fails."
+    if status == Status::Failed && fail_job {
+        let job_status: String = sqlx::query_scalar("select status from job where id = $1")
+            .bind(job_id)
+            .fetch_one(&mut **tx)
+            .await?;
+        if !rows::status(&job_status)?.is_terminal() {
+            close_running_steps(tx, job_id, Status::Failed).await?;
+            set_job_ended(tx, job_id, Status::Failed).await?;
+        }
+    }
+    touch_job(tx, job_id).await
+}

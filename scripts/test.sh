@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# All of Stepwise's tests: formatting, lints (server and wasm), Rust tests against a real PostgreSQL
+# (a fresh database per test), and the Playwright suite against the release server in Chromium.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$ROOT"
+started=$(date +%s)
+
+ensure_browser() {
+  if ! [ -x /usr/bin/chromium ]; then
+    echo "installing Debian's Chromium"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium fonts-liberation >/dev/null
+  fi
+  if ! [ -d end2end/node_modules/@playwright/test ]; then
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+  fi
+}
+
+phase "tools";            ensure_rust_tools; ensure_browser
+phase "postgres";         ensure_postgres
+phase "fmt";              cargo fmt --all -- --check
+phase "clippy (server)";  cargo clippy -p server -p app --all-targets -- -D warnings
+phase "clippy (wasm)";    cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+phase "rust tests"
+# #[sqlx::test] makes a fresh, migrated database per test from this server.
+DATABASE_URL="$PG_BASE_URL/postgres" cargo test -p server -p app
+phase "build ui";         build_ui
+phase "build server";     build_server
+phase "playwright"
+db="stepwise_e2e_$$"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export STEPWISE_E2E_PASSWORD="e2e-$$-$RANDOM"
+DATABASE_URL="$PG_BASE_URL/$db" STEPWISE_BIND="127.0.0.1:$port" STEPWISE_SITE_ROOT="$ROOT/dist" \
+  STEPWISE_ADMIN_PASSWORD="$STEPWISE_E2E_PASSWORD" RUST_LOG=warn \
+  "$ROOT/target/release/stepwise" > "$LOCAL/e2e-server.log" 2>&1 &
+server_pid=$!
+cleanup() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  psql -q "$PG_ADMIN_URL" -c "drop database if exists $db with (force)" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+for _ in $(seq 1 60); do
+  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$LOCAL/e2e-server.log"; exit 1; }
+  sleep 0.5
+done
+(cd end2end && STEPWISE_URL="http://127.0.0.1:$port" npx playwright test)
+phase
+echo "== total                        $(( $(date +%s) - started ))s"

@@ -1,0 +1,56 @@
+//! Settings from flags and the environment. Secrets are never logged.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Clone, Parser)]
+#[command(
+    name = "stepwise",
+    version,
+    about = "Stepwise: a job and step tracking engine with a live Tasks pane"
+)]
+pub struct Config {
+    /// PostgreSQL connection URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/stepwise"
+    )]
+    pub database_url: String,
+
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "STEPWISE_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+
+    /// Folder holding the built UI (Trunk's `dist/`).
+    #[arg(long, env = "STEPWISE_SITE_ROOT", default_value = "dist")]
+    pub site_root: PathBuf,
+
+    /// User name of the first administrator, created when there are no users.
+    #[arg(long, env = "STEPWISE_ADMIN_USER", default_value = "admin")]
+    pub admin_user: String,
+
+    /// Password of the first administrator; a random one is generated and printed once when unset.
+    #[arg(long, env = "STEPWISE_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Lifetime of bearer tokens from the token endpoint, in seconds.
+    #[arg(long, env = "STEPWISE_TOKEN_TTL_SECONDS", default_value_t = 3600)]
+    pub token_ttl_seconds: i64,
+
+    /// Most database connections this process opens.
+    #[arg(long, env = "STEPWISE_DB_MAX_CONNECTIONS", default_value_t = 20)]
+    pub db_max_connections: u32,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("site_root", &self.site_root)
+            .field("admin_user", &self.admin_user)
+            .finish_non_exhaustive()
+    }
+}

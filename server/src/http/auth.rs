@@ -1,0 +1,118 @@
+//! `POST /api/auth/token`: the OAuth 2 password grant (RFC 6749 §4.3).
+
+use app::service::ServiceError;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppState;
+
+#[derive(Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// Must be `password`.
+    grant_type: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    access_token: String,
+    /// Always `bearer`.
+    token_type: &'static str,
+    /// Seconds until the token expires.
+    expires_in: i64,
+}
+
+/// RFC 6749 §5.2.
+#[derive(Serialize, ToSchema)]
+pub struct TokenError {
+    error: &'static str,
+    error_description: String,
+}
+
+fn refuse(status: StatusCode, error: &'static str, description: impl Into<String>) -> Response {
+    let mut response = (
+        status,
+        Json(TokenError {
+            error,
+            error_description: description.into(),
+        }),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        "no-store".parse().expect("static header"),
+    );
+    response
+}
+
+#[utoipa::path(post, path = "/api/auth/token", tag = "auth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = TokenResponse),
+        (status = 400, description = "Bad request or wrong credentials (`invalid_grant`)", body = TokenError)))]
+pub async fn token(State(state): State<AppState>, body: Bytes) -> Response {
+    let Ok(form) = serde_urlencoded::from_bytes::<TokenRequest>(&body) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send a form: grant_type=password&username=...&password=...",
+        );
+    };
+    match form.grant_type.as_deref() {
+        Some("password") => {}
+        Some(other) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                format!("grant_type `{other}` is not supported; use `password`"),
+            )
+        }
+        None => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is required",
+            )
+        }
+    }
+    let (Some(username), Some(password)) = (form.username, form.password) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "username and password are required",
+        );
+    };
+    let caller = match state.engine.verify_credentials(&username, &password).await {
+        Ok(caller) => caller,
+        Err(ServiceError::Unauthorized(message)) => {
+            return refuse(StatusCode::BAD_REQUEST, "invalid_grant", message)
+        }
+        Err(e) => return super::error::ApiError::from(e).into_response(),
+    };
+    match state
+        .engine
+        .issue_bearer_token(&caller, state.settings.token_ttl)
+        .await
+    {
+        Ok(token) => {
+            let expires_in = (token.expires_at - chrono::Utc::now()).num_seconds().max(0);
+            let mut response = Json(TokenResponse {
+                access_token: token.access_token,
+                token_type: "bearer",
+                expires_in,
+            })
+            .into_response();
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                "no-store".parse().expect("static header"),
+            );
+            response
+        }
+        Err(e) => super::error::ApiError::from(e).into_response(),
+    }
+}

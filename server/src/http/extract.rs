@@ -1,0 +1,259 @@
+//! Extractors that turn every bad input into a problem naming the field.
+
+use app::domain::CorrelationId;
+use app::service::{Caller, IdempotencyKey};
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::{header, request::Parts, StatusCode};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::AppState;
+
+/// A JSON body, read within the body limit, deserialised with the path of any bad field. Keeps a
+/// digest of the raw body for `Idempotency-Key` fingerprints.
+pub struct ApiJson<T> {
+    pub value: T,
+    pub digest: Vec<u8>,
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let is_json = essence == "application/json"
+            || (essence.starts_with("application/") && essence.ends_with("+json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "the body must be JSON, sent with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    status,
+                    "body-too-large",
+                    format!(
+                        "the body is larger than {} bytes",
+                        app::domain::limits::MAX_BODY_BYTES
+                    ),
+                )
+            } else {
+                ApiError::new(
+                    status,
+                    "unreadable-body",
+                    "the request body could not be read",
+                )
+            }
+        })?;
+        let value = parse_json(&bytes)?;
+        Ok(ApiJson {
+            value,
+            digest: Sha256::digest(&bytes).to_vec(),
+        })
+    }
+}
+
+/// Deserialise JSON, naming the field at fault.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body of this API is an object (serde would otherwise also read a struct from an array).
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::field("body", format!("is not valid JSON: {inner}"))
+        } else {
+            let field = if field == "." {
+                "body".to_owned()
+            } else {
+                field
+            };
+            ApiError::field(field, strip_position(&inner.to_string()))
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// serde_json appends " at line 1 column 9" to data errors; the field name says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Path parameters; a bad one (say, not a UUID) is a 400 naming it.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                use axum::extract::path::ErrorKind;
+                Err(match e.into_kind() {
+                    ErrorKind::ParseErrorAtKey { key, value, .. } => {
+                        ApiError::field(key, format!("`{value}` is not a valid id (a UUID)"))
+                    }
+                    other => ApiError::field("path", other.to_string()),
+                })
+            }
+            Err(other) => Err(ApiError::field("path", other.body_text())),
+        }
+    }
+}
+
+/// The query string, deserialised with the name of any bad parameter. Unknown parameters are ignored.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        parse_form(query.as_bytes()).map(ApiQuery)
+    }
+}
+
+/// Deserialise `application/x-www-form-urlencoded`, naming the field at fault.
+pub fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        ApiError::field(
+            if field == "." {
+                "query".to_owned()
+            } else {
+                field
+            },
+            e.into_inner().to_string(),
+        )
+    })
+}
+
+/// The authenticated caller (`Authorization: Bearer ...`).
+pub struct Authenticated(pub Caller);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "sign in first: send Authorization: Bearer <token> (see POST /api/auth/token)",
+                )
+            })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the Authorization header must be `Bearer <token>`",
+                )
+            })?;
+        let caller = state.engine.authenticate_token(token).await?;
+        Ok(Authenticated(caller))
+    }
+}
+
+/// `Correlation-Id` header, or the `correlation_id` query parameter.
+pub struct Correlation(pub Option<CorrelationId>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Correlation {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        correlation_of(parts).map(Correlation)
+    }
+}
+
+pub fn correlation_of(parts: &Parts) -> Result<Option<CorrelationId>, ApiError> {
+    if let Some(value) = parts.headers.get("correlation-id") {
+        let raw = value
+            .to_str()
+            .map_err(|_| ApiError::field("Correlation-Id", "must be ASCII"))?;
+        return CorrelationId::parse(raw)
+            .map(Some)
+            .map_err(|m| ApiError::field("Correlation-Id", m));
+    }
+    #[derive(serde::Deserialize)]
+    struct Q {
+        correlation_id: Option<String>,
+    }
+    let q: Q = parse_form(parts.uri.query().unwrap_or("").as_bytes()).unwrap_or(Q {
+        correlation_id: None,
+    });
+    q.correlation_id
+        .map(|raw| CorrelationId::parse(&raw).map_err(|m| ApiError::field("correlation_id", m)))
+        .transpose()
+}
+
+/// `Idempotency-Key` header, if sent.
+pub struct IdempotencyHeader(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        match parts.headers.get("idempotency-key") {
+            None => Ok(IdempotencyHeader(None)),
+            Some(v) => v
+                .to_str()
+                .map(|s| IdempotencyHeader(Some(s.to_owned())))
+                .map_err(|_| {
+                    ApiError::field("Idempotency-Key", "must be visible ASCII characters")
+                }),
+        }
+    }
+}
+
+impl IdempotencyHeader {
+    /// The key, bound to this request (method, path and body).
+    pub fn bind(
+        &self,
+        scope: &str,
+        body_digest: &[u8],
+    ) -> Result<Option<IdempotencyKey>, ApiError> {
+        let Some(key) = &self.0 else { return Ok(None) };
+        let mut h = Sha256::new();
+        h.update(scope.as_bytes());
+        h.update([0]);
+        h.update(body_digest);
+        Ok(Some(IdempotencyKey::parse(key, h.finalize().to_vec())?))
+    }
+}

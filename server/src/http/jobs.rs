@@ -1,0 +1,165 @@
+//! `/api/jobs`: add, list, get, end, clear.
+
+use app::domain::{EndJob, Job, JobFilter, JobPage, NewJob, Status};
+use app::service::Page;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated, Correlation, IdempotencyHeader};
+use super::AppState;
+
+/// `201 Created` with `Location` and the entity.
+pub fn created<T: serde::Serialize>(location: String, body: &T) -> Response {
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+#[utoipa::path(post, path = "/api/jobs", tag = "jobs", request_body = NewJob,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Same key from the same caller within 24 h: the original response, nothing created again"),
+        ("Correlation-Id" = Option<String>, Header, description = "Recorded on the job; `[0-9A-Za-z_-]`, at most 50 characters"),
+    ),
+    responses(
+        (status = 201, description = "Created", body = Job, headers(("Location" = String))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 413, body = Problem),
+        (status = 415, body = Problem), (status = 422, description = "Idempotency-Key reused with another request", body = Problem),
+    ))]
+pub async fn add(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Correlation(correlation_id): Correlation,
+    idempotency: IdempotencyHeader,
+    body: ApiJson<NewJob>,
+) -> Result<Response, ApiError> {
+    let key = idempotency.bind("POST /api/jobs", &body.digest)?;
+    let job = state
+        .engine
+        .add_job(&caller, body.value, correlation_id, key)
+        .await?;
+    Ok(created(format!("/api/jobs/{}", job.id), &job))
+}
+
+/// Query of `GET /api/jobs`.
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// One status, or several separated by commas.
+    status: Option<String>,
+    /// `true`: only plug-in jobs; `false`: only internal ones.
+    external: Option<bool>,
+    /// Text in the description (case-insensitive).
+    q: Option<String>,
+    correlation_id: Option<String>,
+    /// Owner's user id or user name.
+    owner: Option<String>,
+    started_after: Option<DateTime<Utc>>,
+    started_before: Option<DateTime<Utc>>,
+    /// 1..=500, default 50.
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+pub fn parse_statuses(raw: Option<&str>) -> Result<Vec<Status>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            Status::parse(&s.to_ascii_lowercase()).ok_or_else(|| {
+                ApiError::field(
+                    "status",
+                    format!("`{s}` is not one of started, finished, failed, aborted, unknown"),
+                )
+            })
+        })
+        .collect()
+}
+
+#[utoipa::path(get, path = "/api/jobs", tag = "jobs", params(ListQuery),
+    responses((status = 200, body = JobPage), (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(_caller): Authenticated,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<JobPage>, ApiError> {
+    let filter = JobFilter {
+        status: parse_statuses(query.status.as_deref())?,
+        external: query.external,
+        q: query.q,
+        correlation_id: query.correlation_id,
+        owner: query.owner,
+        started_after: query.started_after,
+        started_before: query.started_before,
+    };
+    let page = Page {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    Ok(Json(state.engine.list_jobs(&filter, &page).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct GetQuery {
+    /// `steps` embeds the job's step tree.
+    include: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/jobs/{job_id}", tag = "jobs",
+    params(("job_id" = Uuid, Path), GetQuery),
+    responses((status = 200, body = Job), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Authenticated(_caller): Authenticated,
+    ApiPath(job_id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<GetQuery>,
+) -> Result<Json<Job>, ApiError> {
+    let include_steps = match query.include.as_deref() {
+        None | Some("") => false,
+        Some("steps") => true,
+        Some(other) => {
+            return Err(ApiError::field(
+                "include",
+                format!("`{other}` is not something a job can include; use `steps`"),
+            ))
+        }
+    };
+    Ok(Json(state.engine.get_job(job_id, include_steps).await?))
+}
+
+#[utoipa::path(post, path = "/api/jobs/{job_id}/end", tag = "jobs", request_body = EndJob,
+    params(("job_id" = Uuid, Path)),
+    responses((status = 200, body = Job), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 409, description = "Already ended with another status", body = Problem)))]
+pub async fn end(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(job_id): ApiPath<Uuid>,
+    body: ApiJson<EndJob>,
+) -> Result<Json<Job>, ApiError> {
+    Ok(Json(
+        state.engine.end_job(&caller, job_id, body.value).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/jobs/{job_id}/clear", tag = "jobs",
+    params(("job_id" = Uuid, Path)),
+    responses((status = 200, body = Job), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn clear(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(job_id): ApiPath<Uuid>,
+) -> Result<Json<Job>, ApiError> {
+    Ok(Json(state.engine.clear_job(&caller, job_id).await?))
+}

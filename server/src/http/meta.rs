@@ -1,0 +1,73 @@
+//! Health and capabilities.
+
+use app::domain::{limits, Status, StepType};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::extract::Authenticated;
+use super::AppState;
+
+/// `GET /healthz`: 200 when the database answers, 503 when not.
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let probe = sqlx::query_scalar::<_, i32>("select 1").fetch_one(state.engine.pool());
+    match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
+        Ok(Ok(_)) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                serde_json::json!({"status": "unavailable", "detail": "the database is not answering"}),
+            ),
+        ),
+    }
+}
+
+/// What this engine can do and the limits it enforces.
+#[derive(Serialize, ToSchema)]
+pub struct Capabilities {
+    pub api_version: String,
+    pub job_statuses: Vec<Status>,
+    pub step_statuses: Vec<Status>,
+    pub step_types: Vec<StepType>,
+    /// Internal commands that are tracked as jobs (none yet in this version).
+    pub monitored_commands: Vec<serde_json::Value>,
+    pub limits: Limits,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Limits {
+    pub description_max_chars: usize,
+    pub step_depth_max: i32,
+    pub steps_per_job_max: i32,
+    pub page_size_max: i64,
+    pub page_size_default: i64,
+    pub request_body_max_bytes: usize,
+    pub correlation_id_max_chars: usize,
+    pub idempotency_key_max_chars: usize,
+    pub idempotency_window_hours: i64,
+}
+
+#[utoipa::path(get, path = "/api/capabilities", tag = "meta",
+    responses((status = 200, body = Capabilities), (status = 401, body = super::error::Problem)))]
+pub async fn capabilities(_caller: Authenticated) -> Json<Capabilities> {
+    Json(Capabilities {
+        api_version: "1".into(),
+        job_statuses: Status::ALL.to_vec(),
+        step_statuses: Status::ALL.to_vec(),
+        step_types: StepType::ALL.to_vec(),
+        monitored_commands: Vec::new(),
+        limits: Limits {
+            description_max_chars: limits::MAX_DESCRIPTION_CHARS,
+            step_depth_max: limits::MAX_STEP_DEPTH,
+            steps_per_job_max: limits::MAX_STEPS_PER_JOB,
+            page_size_max: limits::MAX_PAGE_SIZE,
+            page_size_default: limits::DEFAULT_PAGE_SIZE,
+            request_body_max_bytes: limits::MAX_BODY_BYTES,
+            correlation_id_max_chars: limits::MAX_CORRELATION_ID_CHARS,
+            idempotency_key_max_chars: limits::MAX_IDEMPOTENCY_KEY_CHARS,
+            idempotency_window_hours: limits::IDEMPOTENCY_WINDOW_HOURS,
+        },
+    })
+}

@@ -1,0 +1,164 @@
+//! Building the application: database, migrations, first administrator, router, listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use app::service::users::{generate_password, AdminBootstrap};
+use app::service::Engine;
+use axum::Router;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::http::{self, AppState, Settings};
+
+/// The migrations of `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    address: SocketAddr,
+}
+
+impl Application {
+    /// Everything the `stepwise` binary does before serving.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let index = crate::site::check(&config.site_root)?;
+        let pool = connect(&config.database_url, config.db_max_connections).await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .context("applying the database migrations failed")?;
+        let engine = Engine::new(pool.clone());
+        bootstrap_admin(&engine, &config).await?;
+        let settings = Settings {
+            token_ttl: chrono::Duration::seconds(config.token_ttl_seconds.max(60)),
+        };
+        let router = crate::site::serve(app_router(engine, settings), &config.site_root, index);
+        Application::bind(config.bind, router).await
+    }
+
+    /// Serve an already migrated pool without a UI (the test harness).
+    pub async fn for_tests(pool: PgPool, settings: Settings) -> anyhow::Result<Application> {
+        let engine = Engine::new(pool);
+        let router = app_router(engine, settings);
+        Application::bind("127.0.0.1:0".parse().expect("static address"), router).await
+    }
+
+    async fn bind(address: SocketAddr, router: Router) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(address).await.with_context(|| {
+            format!("cannot listen on {address} (is another server using it? set STEPWISE_BIND)")
+        })?;
+        let address = listener.local_addr()?;
+        Ok(Application {
+            listener,
+            router,
+            address,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the server stopped with an error")
+    }
+}
+
+fn app_router(engine: Engine, settings: Settings) -> Router {
+    let state = AppState {
+        engine,
+        settings: Arc::new(settings),
+    };
+    http::router(state)
+        .layer(CatchPanicLayer::custom(|_| {
+            http::error::ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong on the server; it has been logged.",
+            )
+            .into_response_boxed()
+        }))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Connect, creating the database when the server has none of that name.
+async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let unreachable =
+        "cannot reach PostgreSQL at DATABASE_URL (is it running? scripts/run.sh starts it)";
+    let exists = tokio::time::timeout(Duration::from_secs(10), Postgres::database_exists(url))
+        .await
+        .map_err(|_| anyhow::anyhow!("{unreachable}: timed out"))?
+        .map_err(|e| anyhow::anyhow!("{unreachable}: {e}"))?;
+    if !exists {
+        Postgres::create_database(url)
+            .await
+            .context("creating the database named in DATABASE_URL failed")?;
+    }
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{unreachable}: {e}"))
+}
+
+async fn bootstrap_admin(engine: &Engine, config: &Config) -> anyhow::Result<()> {
+    let (password, generated) = match &config.admin_password {
+        Some(p) if !p.is_empty() => (p.clone(), false),
+        _ => (generate_password(), true),
+    };
+    let outcome = engine
+        .ensure_admin(&config.admin_user, &password)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the first administrator failed: {e}"))?;
+    if outcome == AdminBootstrap::Created {
+        if generated {
+            // Printed once, to the person starting the server; never logged.
+            println!(
+                "Created the administrator `{}` with the generated password: {password}",
+                config.admin_user
+            );
+        } else {
+            println!("Created the administrator `{}`.", config.admin_user);
+        }
+    }
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,242 @@
+//! Bad input of every kind: a 4xx naming the field, never a 500.
+
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::*;
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn malformed_json_is_a_400(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    expect_problem(
+        app.post_raw("/api/jobs", "application/json", "{\"description\": ")
+            .await,
+        400,
+        "body",
+    )
+    .await;
+    expect_problem(
+        app.post_raw("/api/jobs", "application/json", "").await,
+        400,
+        "body",
+    )
+    .await;
+    expect_problem(
+        app.post_raw("/api/jobs", "application/json", "[1,2]").await,
+        400,
+        "body",
+    )
+    .await;
+    expect_problem(
+        app.post_raw(
+            "/api/jobs",
+            "application/json",
+            "{\"description\": \"a\"} trailing",
+        )
+        .await,
+        400,
+        "body",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn wrong_types_and_missing_fields_name_the_field(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    expect_problem(app.post("/api/jobs", &json!({})).await, 400, "description").await;
+    expect_problem(
+        app.post("/api/jobs", &json!({ "description": 7 })).await,
+        400,
+        "description",
+    )
+    .await;
+    expect_problem(
+        app.post("/api/jobs", &json!({ "description": "   " }))
+            .await,
+        400,
+        "description",
+    )
+    .await;
+    expect_problem(
+        app.post("/api/jobs", &json!({ "description": "x".repeat(4001) }))
+            .await,
+        400,
+        "description",
+    )
+    .await;
+    expect_problem(
+        app.post(
+            "/api/jobs",
+            &json!({ "description": "d", "auto_cleared": "yes" }),
+        )
+        .await,
+        400,
+        "auto_cleared",
+    )
+    .await;
+    let job = app.add_job("j").await;
+    let steps = format!("/api/jobs/{}/steps", id(&job));
+    expect_problem(
+        app.post(&steps, &json!({ "description": "s" })).await,
+        400,
+        "type",
+    )
+    .await;
+    expect_problem(
+        app.post(&steps, &json!({ "description": "s", "type": "cooking" }))
+            .await,
+        400,
+        "type",
+    )
+    .await;
+    expect_problem(
+        app.post(
+            &steps,
+            &json!({ "description": "s", "type": "executing", "parent_id": "nope" }),
+        )
+        .await,
+        400,
+        "parent_id",
+    )
+    .await;
+    expect_problem(
+        app.post(
+            &steps,
+            &json!({ "description": "s", "type": "executing", "parent_type": "vm" }),
+        )
+        .await,
+        400,
+        "parent_type",
+    )
+    .await;
+    expect_problem(
+        app.post(
+            &steps,
+            &json!({ "description": "s", "type": "executing", "parent_step": { "id": 3 } }),
+        )
+        .await,
+        400,
+        "parent_step.id",
+    )
+    .await;
+    expect_problem(
+        app.end_job(&job, json!({ "status": "done" })).await,
+        400,
+        "status",
+    )
+    .await;
+    expect_problem(
+        app.end_job(&job, json!({ "status": "finished", "force": "yes" }))
+            .await,
+        400,
+        "force",
+    )
+    .await;
+    let list = expect_status(app.get(&format!("/api/jobs/{}/steps", id(&job))).await, 200).await;
+    assert_eq!(list["items"], json!([]), "nothing was half-written");
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn descriptions_round_trip_whatever_characters_they_hold(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let text = "<b>\"quotes\" & 'apostrophes'</b> ✓ 日本語 \u{1F600} back\\slash";
+    let job = app.add_job(text).await;
+    assert_eq!(job["description"], text);
+    assert_eq!(app.job(&job).await["description"], text);
+    expect_problem(
+        app.post("/api/jobs", &json!({ "description": "nul\u{0}byte" }))
+            .await,
+        400,
+        "description",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn bad_ids_in_the_path_name_the_parameter(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    expect_problem(app.get("/api/jobs/not-a-uuid").await, 400, "job_id").await;
+    let job = app.add_job("j").await;
+    expect_problem(
+        app.get(&format!("/api/jobs/{}/steps/42", id(&job))).await,
+        400,
+        "step_id",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn oversized_bodies_are_a_413(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let big = format!("{{\"description\": \"{}\"}}", "x".repeat(1024 * 1024 + 10));
+    let response = app.post_raw("/api/jobs", "application/json", big).await;
+    expect_problem(response, 413, "bytes").await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_body_that_is_not_json_is_a_415(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let response = app
+        .post_raw("/api/jobs", "text/plain", "description=x")
+        .await;
+    expect_problem(response, 415, "JSON").await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn unknown_routes_and_methods_are_problems_too(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    expect_problem(app.get("/api/nothing-here").await, 404, "route").await;
+    let response = app
+        .client
+        .delete(app.url("/api/jobs"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 405, "method").await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn the_openapi_document_covers_every_route(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let doc = expect_status(
+        app.client
+            .get(app.url("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/api/jobs",
+        "/api/jobs/{job_id}",
+        "/api/jobs/{job_id}/end",
+        "/api/jobs/{job_id}/clear",
+        "/api/jobs/{job_id}/steps",
+        "/api/jobs/{job_id}/steps/{step_id}",
+        "/api/jobs/{job_id}/steps/{step_id}/end",
+        "/api/jobs/{job_id}/steps/{step_id}/progress",
+        "/api/auth/token",
+        "/api/capabilities",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is missing");
+    }
+    assert!(doc["components"]["schemas"].get("Problem").is_some());
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn capabilities_report_the_limits(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let caps = expect_status(app.get("/api/capabilities").await, 200).await;
+    assert_eq!(caps["limits"]["description_max_chars"], 4000);
+    assert_eq!(caps["limits"]["step_depth_max"], 32);
+    assert_eq!(caps["limits"]["steps_per_job_max"], 100000);
+    assert_eq!(caps["limits"]["page_size_max"], 500);
+    assert_eq!(caps["limits"]["request_body_max_bytes"], 1048576);
+    assert_eq!(
+        caps["step_types"],
+        json!(["validating", "executing", "finalizing"])
+    );
+}

@@ -1,0 +1,193 @@
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::helpers::*;
+
+async fn page(app: &TestApp, query: &str) -> Value {
+    expect_status(app.get(&format!("/api/jobs?{query}")).await, 200).await
+}
+
+fn descriptions(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["description"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn an_empty_list_has_no_items_and_no_cursor(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let p = page(&app, "").await;
+    assert_eq!(p, json!({ "items": [], "next_cursor": null }));
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn jobs_come_newest_first_and_pages_cover_all_exactly_once(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    for i in 0..9 {
+        app.add_job(&format!("job {i}")).await;
+    }
+    let first = page(&app, "limit=3").await;
+    assert_eq!(descriptions(&first), vec!["job 8", "job 7", "job 6"]);
+    let mut seen = descriptions(&first);
+    let mut cursor = first["next_cursor"].as_str().map(str::to_owned);
+    let mut pages = 1;
+    while let Some(c) = cursor {
+        let p = page(&app, &format!("limit=3&cursor={c}")).await;
+        seen.extend(descriptions(&p));
+        cursor = p["next_cursor"].as_str().map(str::to_owned);
+        pages += 1;
+    }
+    // 9 jobs in pages of 3: an exact multiple ends with three pages and no empty fourth.
+    assert_eq!(pages, 3);
+    let expected: Vec<String> = (0..9).rev().map(|i| format!("job {i}")).collect();
+    assert_eq!(seen, expected);
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn jobs_added_while_paging_neither_repeat_nor_hide_older_ones(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    for i in 0..6 {
+        app.add_job(&format!("old {i}")).await;
+    }
+    let first = page(&app, "limit=2").await;
+    let mut seen = descriptions(&first);
+    let mut cursor = first["next_cursor"].as_str().map(str::to_owned);
+    while let Some(c) = cursor {
+        app.add_job("new while paging").await;
+        let p = page(&app, &format!("limit=2&cursor={c}")).await;
+        seen.extend(descriptions(&p));
+        cursor = p["next_cursor"].as_str().map(str::to_owned);
+    }
+    let expected: Vec<String> = (0..6).rev().map(|i| format!("old {i}")).collect();
+    assert_eq!(seen, expected);
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn every_filter_selects_what_it_says(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let backup = app.add_job("Nightly BACKUP of vm-1").await;
+    let failed = app.add_job("restore 50%_done").await;
+    expect_status(
+        app.end_job(&failed, json!({ "status": "failed" })).await,
+        200,
+    )
+    .await;
+    let correlated = expect_status(
+        app.post(
+            "/api/jobs?correlation_id=abc-1",
+            &json!({ "description": "correlated" }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    sqlx::query("update job set is_external = false where id = $1::uuid")
+        .bind(id(&correlated))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        descriptions(&page(&app, "status=failed").await),
+        vec!["restore 50%_done"]
+    );
+    assert_eq!(
+        descriptions(&page(&app, "status=failed,started").await).len(),
+        3
+    );
+    assert_eq!(
+        descriptions(&page(&app, "external=false").await),
+        vec!["correlated"]
+    );
+    assert_eq!(descriptions(&page(&app, "external=true").await).len(), 2);
+    assert_eq!(
+        descriptions(&page(&app, "q=backup").await),
+        vec!["Nightly BACKUP of vm-1"]
+    );
+    assert_eq!(
+        descriptions(&page(&app, "q=50%25_").await),
+        vec!["restore 50%_done"],
+        "wildcards match themselves"
+    );
+    assert_eq!(descriptions(&page(&app, "q=5_%25").await).len(), 0);
+    assert_eq!(
+        descriptions(&page(&app, "correlation_id=abc-1").await),
+        vec!["correlated"]
+    );
+    assert_eq!(
+        descriptions(&page(&app, &format!("owner={ADMIN}")).await).len(),
+        3
+    );
+    assert_eq!(
+        descriptions(
+            &page(
+                &app,
+                &format!("owner={}", backup["owner"].as_str().unwrap())
+            )
+            .await
+        )
+        .len(),
+        3
+    );
+    assert_eq!(descriptions(&page(&app, "owner=nobody").await).len(), 0);
+
+    let start = backup["start_time"].as_str().unwrap();
+    let after = descriptions(&page(&app, &format!("started_after={}", urlencode(start))).await);
+    assert_eq!(after.len(), 3, "started_after is inclusive");
+    let before = descriptions(&page(&app, &format!("started_before={}", urlencode(start))).await);
+    assert!(before.is_empty(), "started_before is exclusive: {before:?}");
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn bad_list_parameters_are_refused_naming_them(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    expect_problem(app.get("/api/jobs?limit=0").await, 400, "limit").await;
+    expect_problem(app.get("/api/jobs?limit=501").await, 400, "limit").await;
+    expect_problem(app.get("/api/jobs?limit=ten").await, 400, "limit").await;
+    expect_problem(app.get("/api/jobs?status=running").await, 400, "status").await;
+    expect_problem(app.get("/api/jobs?external=maybe").await, 400, "external").await;
+    expect_problem(app.get("/api/jobs?cursor=garbage").await, 400, "cursor").await;
+    expect_problem(
+        app.get("/api/jobs?started_after=yesterday").await,
+        400,
+        "started_after",
+    )
+    .await;
+    expect_problem(
+        app.get("/api/jobs?correlation_id=has%20space").await,
+        400,
+        "correlation_id",
+    )
+    .await;
+    // Unknown parameters are ignored.
+    expect_status(app.get("/api/jobs?whatever=1").await, 200).await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn the_largest_page_is_served(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let ids: HashSet<String> = {
+        let mut ids = HashSet::new();
+        for i in 0..5 {
+            ids.insert(id(&app.add_job(&format!("{i}")).await).to_owned());
+        }
+        ids
+    };
+    let p = page(&app, "limit=500").await;
+    assert_eq!(p["items"].as_array().unwrap().len(), 5);
+    assert!(p["next_cursor"].is_null());
+    assert!(p["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|j| ids.contains(id(j))));
+}

@@ -1,0 +1,11 @@
+//! The REST API against the real server over HTTP and a real, fresh PostgreSQL database per test.
+
+mod helpers;
+
+mod auth;
+mod concurrency;
+mod idempotency;
+mod input;
+mod jobs;
+mod list;
+mod steps;

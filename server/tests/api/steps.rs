@@ -1,0 +1,428 @@
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::*;
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn steps_are_numbered_per_level_and_listed_parent_first(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let a = app.add_top_step(&job, "a").await;
+    let b = app.add_top_step(&job, "b").await;
+    let a0 = app.add_sub_step(&job, &a, "a0").await;
+    let a1 = app.add_sub_step(&job, &a, "a1").await;
+    let a00 = app.add_sub_step(&job, &a0, "a00").await;
+    assert_eq!(
+        (a["number"].clone(), b["number"].clone()),
+        (json!(0), json!(1))
+    );
+    assert_eq!(
+        (
+            a0["number"].clone(),
+            a1["number"].clone(),
+            a00["number"].clone()
+        ),
+        (json!(0), json!(1), json!(0))
+    );
+    assert_eq!(a0["parent_step_id"], a["id"]);
+    assert!(a["parent_step_id"].is_null());
+    assert_eq!(a0["job_id"], job["id"]);
+    assert_eq!(a0["type"], "executing");
+    assert_eq!(a0["is_external"], true);
+
+    let flat = expect_status(app.get(&format!("/api/jobs/{}/steps", id(&job))).await, 200).await;
+    let order: Vec<&str> = flat["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["description"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, vec!["a", "a0", "a00", "a1", "b"]);
+
+    let tree = expect_status(
+        app.get(&format!("/api/jobs/{}/steps?tree=true", id(&job)))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        tree["items"][0]["children"][0]["children"][0]["description"],
+        "a00"
+    );
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn every_form_of_naming_the_parent_is_accepted(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let top = app
+        .add_step(&job, json!({ "description": "t", "type": "validating", "parent_id": id(&job), "parent_type": "job" }))
+        .await;
+    assert!(top["parent_step_id"].is_null());
+    let seed = app
+        .add_step(&job, json!({ "description": "s", "type": "executing", "parentId": id(&top), "parentType": "step" }))
+        .await;
+    assert_eq!(seed["parent_step_id"], top["id"]);
+    let ovirt = app
+        .add_step(
+            &job,
+            json!({ "description": "o", "type": "finalizing", "parent_step": { "id": id(&top) } }),
+        )
+        .await;
+    assert_eq!(ovirt["parent_step_id"], top["id"]);
+    let inferred = app
+        .add_step(
+            &job,
+            json!({ "description": "i", "type": "executing", "parent_id": id(&seed) }),
+        )
+        .await;
+    assert_eq!(inferred["parent_step_id"], seed["id"]);
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn adding_a_step_to_an_ended_job_conflicts(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    expect_status(
+        app.end_job(&job, json!({ "status": "finished" })).await,
+        200,
+    )
+    .await;
+    let response = app
+        .post(
+            &format!("/api/jobs/{}/steps", id(&job)),
+            &json!({ "description": "late", "type": "executing" }),
+        )
+        .await;
+    expect_problem(response, 409, id(&job)).await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_parent_step_of_another_job_or_missing_or_ended_is_refused_naming_it(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let other = app.add_job("other").await;
+    let foreign = app.add_top_step(&other, "foreign").await;
+    let path = format!("/api/jobs/{}/steps", id(&job));
+
+    let body = expect_problem(
+        app.post(&path, &json!({ "description": "x", "type": "executing", "parent_id": id(&foreign), "parent_type": "step" })).await,
+        400,
+        "parent_id",
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains(id(&foreign)));
+
+    let missing = "00000000-0000-0000-0000-0000000000aa";
+    expect_problem(
+        app.post(
+            &path,
+            &json!({ "description": "x", "type": "executing", "parent_step": { "id": missing } }),
+        )
+        .await,
+        404,
+        missing,
+    )
+    .await;
+
+    let ended = app.add_top_step(&job, "ended").await;
+    expect_status(
+        app.end_step(&job, &ended, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    expect_problem(
+        app.post(&path, &json!({ "description": "x", "type": "executing", "parent_id": id(&ended), "parent_type": "step" })).await,
+        409,
+        id(&ended),
+    )
+    .await;
+
+    expect_problem(
+        app.post(&path, &json!({ "description": "x", "type": "executing", "parent_id": id(&other), "parent_type": "job" })).await,
+        400,
+        "parent_id",
+    )
+    .await;
+    expect_problem(
+        app.post(
+            &path,
+            &json!({ "description": "x", "type": "executing", "parent_type": "step" }),
+        )
+        .await,
+        400,
+        "parent_id",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn ending_a_finished_step_again_is_a_no_op_and_another_status_conflicts_unless_forced(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let s = app.add_top_step(&job, "s").await;
+    let first = expect_status(
+        app.end_step(&job, &s, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(first["status"], "finished");
+    let again = expect_status(
+        app.end_step(&job, &s, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(again["end_time"], first["end_time"]);
+    expect_problem(
+        app.end_step(&job, &s, json!({ "status": "aborted" })).await,
+        409,
+        "force",
+    )
+    .await;
+    let forced = expect_status(
+        app.end_step(&job, &s, json!({ "status": "aborted", "force": true }))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(forced["status"], "aborted");
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn ending_a_step_with_running_sub_steps_lists_them_unless_forced(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let parent = app.add_top_step(&job, "parent").await;
+    let child = app.add_sub_step(&job, &parent, "child").await;
+    let grandchild = app.add_sub_step(&job, &child, "grandchild").await;
+
+    let refused = expect_problem(
+        app.end_step(&job, &parent, json!({ "status": "finished" }))
+            .await,
+        409,
+        id(&child),
+    )
+    .await;
+    let ids: Vec<&str> = refused["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&id(&child)) && ids.contains(&id(&grandchild)),
+        "{refused}"
+    );
+    assert_eq!(
+        app.step(&job, &parent).await["status"],
+        "started",
+        "nothing half-written"
+    );
+
+    let ended = expect_status(
+        app.end_step(
+            &job,
+            &parent,
+            json!({ "status": "finished", "force": true }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(ended["status"], "finished");
+    assert_eq!(app.step(&job, &child).await["status"], "aborted");
+    assert_eq!(app.step(&job, &grandchild).await["status"], "aborted");
+    assert_eq!(app.job(&job).await["status"], "started");
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_failed_step_fails_its_job_and_its_other_running_steps(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let bad = app.add_top_step(&job, "bad").await;
+    let other = app.add_top_step(&job, "other").await;
+    let done = app.add_top_step(&job, "done").await;
+    expect_status(
+        app.end_step(&job, &done, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+
+    expect_status(
+        app.end_step(&job, &bad, json!({ "status": "failed" }))
+            .await,
+        200,
+    )
+    .await;
+    let j = app.job(&job).await;
+    assert_eq!(j["status"], "failed");
+    assert!(j["end_time"].is_string());
+    assert_eq!(app.step(&job, &other).await["status"], "failed");
+    assert_eq!(app.step(&job, &done).await["status"], "finished");
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn fail_job_false_keeps_the_job_running(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let bad = app.add_top_step(&job, "bad").await;
+    let other = app.add_top_step(&job, "other").await;
+    expect_status(
+        app.end_step(&job, &bad, json!({ "status": "failed", "fail_job": false }))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(app.job(&job).await["status"], "started");
+    assert_eq!(app.step(&job, &other).await["status"], "started");
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn ending_a_step_can_move_it_to_another_phase(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let s = app
+        .add_step(&job, json!({ "description": "s", "type": "validating" }))
+        .await;
+    let ended = expect_status(
+        app.end_step(
+            &job,
+            &s,
+            json!({ "status": "finished", "type": "finalizing" }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(ended["type"], "finalizing");
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_step_may_be_recorded_as_already_ended(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let s = app
+        .add_step(
+            &job,
+            json!({ "description": "s", "type": "executing", "status": "finished" }),
+        )
+        .await;
+    assert_eq!(s["status"], "finished");
+    assert!(s["end_time"].is_string());
+    let response = app
+        .post(
+            &format!("/api/jobs/{}/steps", id(&job)),
+            &json!({ "description": "u", "type": "executing", "status": "unknown" }),
+        )
+        .await;
+    expect_problem(response, 400, "status").await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn progress_is_set_and_rolled_up_to_parents_without_their_own(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let parent = app.add_top_step(&job, "parent").await;
+    let a = app.add_sub_step(&job, &parent, "a").await;
+    let b = app.add_sub_step(&job, &parent, "b").await;
+    let path = |s: &serde_json::Value| format!("/api/jobs/{}/steps/{}/progress", id(&job), id(s));
+
+    let a_now = expect_status(app.post(&path(&a), &json!({ "progress": 40 })).await, 200).await;
+    assert_eq!(a_now["progress"], 40);
+    expect_status(
+        app.end_step(&job, &b, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        app.step(&job, &parent).await["progress"],
+        70,
+        "(40 + 100) / 2"
+    );
+
+    expect_problem(
+        app.post(&path(&a), &json!({ "progress": 101 })).await,
+        400,
+        "progress",
+    )
+    .await;
+    expect_problem(
+        app.post(&path(&a), &json!({ "progress": "half" })).await,
+        400,
+        "progress",
+    )
+    .await;
+    expect_problem(
+        app.post(&path(&b), &json!({ "progress": 10 })).await,
+        409,
+        id(&b),
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn nesting_deeper_than_the_limit_is_refused(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let mut parent = app.add_top_step(&job, "depth 1").await;
+    for depth in 2..=32 {
+        parent = app
+            .add_sub_step(&job, &parent, &format!("depth {depth}"))
+            .await;
+    }
+    let response = app
+        .post(
+            &format!("/api/jobs/{}/steps", id(&job)),
+            &json!({ "description": "too deep", "type": "executing", "parent_id": id(&parent), "parent_type": "step" }),
+        )
+        .await;
+    expect_problem(response, 400, "parent_id").await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_job_holds_at_most_the_step_limit(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    // Put the job at its limit directly rather than adding 100,000 steps over HTTP.
+    sqlx::query("update job set step_count = 100000 where id = $1::uuid")
+        .bind(id(&job))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let response = app
+        .post(
+            &format!("/api/jobs/{}/steps", id(&job)),
+            &json!({ "description": "one too many", "type": "executing" }),
+        )
+        .await;
+    expect_problem(response, 409, "100000").await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_step_is_found_only_under_its_own_job(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let other = app.add_job("other").await;
+    let s = app.add_top_step(&job, "s").await;
+    expect_problem(
+        app.get(&format!("/api/jobs/{}/steps/{}", id(&other), id(&s)))
+            .await,
+        404,
+        id(&s),
+    )
+    .await;
+    expect_problem(
+        app.end_step(&other, &s, json!({ "status": "finished" }))
+            .await,
+        404,
+        id(&s),
+    )
+    .await;
+}
