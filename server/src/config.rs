@@ -40,6 +40,10 @@ pub struct Config {
     #[arg(long, env = "STEPWISE_TOKEN_TTL_SECONDS", default_value_t = 3600)]
     pub token_ttl_seconds: i64,
 
+    /// Lifetime of a UI session, in seconds.
+    #[arg(long, env = "STEPWISE_SESSION_TTL_SECONDS", default_value_t = 43200)]
+    pub session_ttl_seconds: i64,
+
     /// Most database connections this process opens.
     #[arg(long, env = "STEPWISE_DB_MAX_CONNECTIONS", default_value_t = 20)]
     pub db_max_connections: u32,

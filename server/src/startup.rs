@@ -40,6 +40,7 @@ impl Application {
         bootstrap_admin(&engine, &config).await?;
         let settings = Settings {
             token_ttl: chrono::Duration::seconds(config.token_ttl_seconds.max(60)),
+            session_ttl: chrono::Duration::seconds(config.session_ttl_seconds.max(60)),
         };
         let router = crate::site::serve(app_router(engine, settings), &config.site_root, index);
         Application::bind(config.bind, router).await
@@ -72,7 +73,10 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router)
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await
             .context("the server stopped with an error")

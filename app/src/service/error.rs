@@ -31,6 +31,9 @@ pub enum ServiceError {
     /// Signed in but not allowed: 403.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many failed sign-ins: 429.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// A fault of ours; the cause is logged, never shown.
     #[error("internal error")]
     Internal(String),

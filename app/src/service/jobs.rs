@@ -10,7 +10,8 @@ use super::rows::{self, JobRow, StepRow, JOB_COLUMNS, STEP_COLUMNS};
 use super::{Caller, Engine, Result, ServiceError};
 use crate::domain::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::domain::{
-    build_tree, end_status, CorrelationId, EndJob, Job, JobFilter, JobPage, NewJob, Status,
+    build_tree, end_status, ActionGroup, CorrelationId, EndJob, Job, JobFilter, JobPage, NewJob,
+    Status,
 };
 
 /// Which page of a list: how many, and after which cursor.
@@ -20,16 +21,24 @@ pub struct Page {
     pub cursor: Option<String>,
 }
 
-/// The job's row, locked for the rest of the transaction. Every change to a job or its steps takes
-/// this lock first, so changes within one job are serialised and never deadlock.
-pub(super) async fn lock_job(tx: &mut Transaction<'_, Postgres>, job_id: Uuid) -> Result<Status> {
-    let status: Option<String> =
-        sqlx::query_scalar("select status from job where id = $1 for update")
+/// The job's row, locked for the rest of the transaction, once `caller` is found allowed to change
+/// it. Every change to a job or its steps takes this lock first, so changes within one job are
+/// serialised and never deadlock.
+pub(super) async fn lock_job(
+    tx: &mut Transaction<'_, Postgres>,
+    caller: &Caller,
+    job_id: Uuid,
+) -> Result<Status> {
+    let row: Option<(String, Uuid)> =
+        sqlx::query_as("select status, owner from job where id = $1 for update")
             .bind(job_id)
             .fetch_optional(&mut **tx)
             .await?;
-    match status {
-        Some(s) => rows::status(&s),
+    match row {
+        Some((status, owner)) => {
+            caller.may_change_job(job_id, owner)?;
+            rows::status(&status)
+        }
         None => Err(job_not_found(job_id)),
     }
 }
@@ -107,6 +116,11 @@ impl Engine {
         idempotency_key: Option<IdempotencyKey>,
         is_external: bool,
     ) -> Result<Job> {
+        caller.require(if is_external {
+            ActionGroup::InjectExternalTasks
+        } else {
+            ActionGroup::RunInternalCommands
+        })?;
         let mut tx = self.pool.begin().await?;
         if let Some(key) = &idempotency_key {
             if let Claim::Replay(job) = idempotency::claim::<Job>(&mut tx, caller, key).await? {
@@ -136,7 +150,8 @@ impl Engine {
     }
 
     /// One job; with `include_steps`, its whole step tree (two queries whatever its size).
-    pub async fn get_job(&self, job_id: Uuid, include_steps: bool) -> Result<Job> {
+    pub async fn get_job(&self, caller: &Caller, job_id: Uuid, include_steps: bool) -> Result<Job> {
+        caller.require(ActionGroup::ViewTasks)?;
         let mut tx = self.pool.begin().await?;
         let mut job = fetch_job(&mut tx, job_id).await?;
         if include_steps {
@@ -153,7 +168,13 @@ impl Engine {
     }
 
     /// Jobs matching `filter`, newest first, one keyset page at a time.
-    pub async fn list_jobs(&self, filter: &JobFilter, page: &Page) -> Result<JobPage> {
+    pub async fn list_jobs(
+        &self,
+        caller: &Caller,
+        filter: &JobFilter,
+        page: &Page,
+    ) -> Result<JobPage> {
+        caller.require(ActionGroup::ViewTasks)?;
         let limit = match page.limit {
             None => DEFAULT_PAGE_SIZE,
             Some(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
@@ -194,9 +215,8 @@ impl Engine {
     pub async fn end_job(&self, caller: &Caller, job_id: Uuid, input: EndJob) -> Result<Job> {
         let status = end_status(input.status, input.succeeded, None)
             .map_err(|(f, m)| ServiceError::invalid(f, m))?;
-        let _ = caller;
         let mut tx = self.pool.begin().await?;
-        let current = lock_job(&mut tx, job_id).await?;
+        let current = lock_job(&mut tx, caller, job_id).await?;
         if current.is_terminal() {
             if current != status {
                 if !input.force {
@@ -223,9 +243,8 @@ impl Engine {
 
     /// Mark a job auto-cleared: retention purges it once it has ended.
     pub async fn clear_job(&self, caller: &Caller, job_id: Uuid) -> Result<Job> {
-        let _ = caller;
         let mut tx = self.pool.begin().await?;
-        lock_job(&mut tx, job_id).await?;
+        lock_job(&mut tx, caller, job_id).await?;
         sqlx::query("update job set auto_cleared = true, last_updated = now() where id = $1")
             .bind(job_id)
             .execute(&mut *tx)

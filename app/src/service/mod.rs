@@ -2,6 +2,8 @@
 //! server functions and (later) the oVirt layer. Free of HTTP: callers pass who they are and what
 //! they ask; each operation is one transaction.
 
+mod admin;
+mod audit;
 mod error;
 mod idempotency;
 mod jobs;
@@ -9,18 +11,63 @@ mod rows;
 mod steps;
 pub mod users;
 
+pub use audit::Origin;
 pub use error::{FieldError, ServiceError};
 pub use idempotency::IdempotencyKey;
 pub use jobs::Page;
 
 use sqlx::PgPool;
+
+use crate::domain::{ActionGroup, Me};
 use uuid::Uuid;
 
-/// Who is asking: an authenticated user.
+/// Who is asking: an authenticated user and what their roles allow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     pub user_id: Uuid,
     pub username: String,
+    pub groups: Vec<ActionGroup>,
+}
+
+impl Caller {
+    pub fn can(&self, group: ActionGroup) -> bool {
+        self.groups.contains(&group)
+    }
+
+    /// The one authorisation check: every service operation calls it (or [`Caller::may_change_job`])
+    /// first, so the REST routes, the UI's server functions and the oVirt layer enforce the same rules.
+    pub fn require(&self, group: ActionGroup) -> Result<()> {
+        if self.can(group) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(format!(
+                "this needs the {group} permission, which none of your roles grants"
+            )))
+        }
+    }
+
+    /// A caller changes the jobs it owns (with INJECT_EXTERNAL_TASKS), or any job with MANAGE_TASKS.
+    pub fn may_change_job(&self, job_id: Uuid, owner: Uuid) -> Result<()> {
+        if self.can(ActionGroup::ManageTasks) {
+            return Ok(());
+        }
+        self.require(ActionGroup::InjectExternalTasks)?;
+        if owner == self.user_id {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(format!(
+                "job {job_id} belongs to another user; changing it needs the MANAGE_TASKS permission"
+            )))
+        }
+    }
+
+    pub fn me(&self) -> Me {
+        Me {
+            id: self.user_id,
+            username: self.username.clone(),
+            action_groups: self.groups.clone(),
+        }
+    }
 }
 
 /// The engine: a handle on the store, cheap to clone.

@@ -9,8 +9,8 @@ use super::rows::{self, StepRow, STEP_COLUMNS};
 use super::{Caller, Engine, Result, ServiceError};
 use crate::domain::limits::{MAX_STEPS_PER_JOB, MAX_STEP_DEPTH};
 use crate::domain::{
-    build_tree, end_status, flatten, EndStep, NewStep, ParentType, Progress, Status, Step,
-    StepList, StepType,
+    build_tree, end_status, flatten, ActionGroup, EndStep, NewStep, ParentType, Progress, Status,
+    Step, StepList, StepType,
 };
 
 /// Where a new step goes.
@@ -127,7 +127,7 @@ impl Engine {
                 return Ok(step);
             }
         }
-        let job_status = lock_job(&mut tx, job_id).await?;
+        let job_status = lock_job(&mut tx, caller, job_id).await?;
         if job_status.is_terminal() {
             return Err(ServiceError::conflict(format!(
                 "job {job_id} has ended ({job_status}); steps cannot be added to it"
@@ -246,11 +246,10 @@ impl Engine {
         step_id: Uuid,
         input: EndStep,
     ) -> Result<Step> {
-        let _ = caller;
         let status = end_status(input.status, input.succeeded, None)
             .map_err(|(f, m)| ServiceError::invalid(f, m))?;
         let mut tx = self.pool.begin().await?;
-        lock_job(&mut tx, job_id).await?;
+        lock_job(&mut tx, caller, job_id).await?;
         end_step_in(
             &mut tx,
             job_id,
@@ -274,9 +273,8 @@ impl Engine {
         step_id: Uuid,
         progress: Progress,
     ) -> Result<Step> {
-        let _ = caller;
         let mut tx = self.pool.begin().await?;
-        lock_job(&mut tx, job_id).await?;
+        lock_job(&mut tx, caller, job_id).await?;
         let step = fetch_step(&mut tx, job_id, step_id).await?;
         if step.status.is_terminal() {
             return Err(ServiceError::conflict(format!(
@@ -295,7 +293,8 @@ impl Engine {
         Ok(step)
     }
 
-    pub async fn get_step(&self, job_id: Uuid, step_id: Uuid) -> Result<Step> {
+    pub async fn get_step(&self, caller: &Caller, job_id: Uuid, step_id: Uuid) -> Result<Step> {
+        caller.require(ActionGroup::ViewTasks)?;
         let mut tx = self.pool.begin().await?;
         let step = fetch_step_rolled_up(&mut tx, job_id, step_id).await?;
         tx.commit().await?;
@@ -303,7 +302,8 @@ impl Engine {
     }
 
     /// The job's steps: flat (parent before children, siblings by number) or nested.
-    pub async fn list_steps(&self, job_id: Uuid, tree: bool) -> Result<StepList> {
+    pub async fn list_steps(&self, caller: &Caller, job_id: Uuid, tree: bool) -> Result<StepList> {
+        caller.require(ActionGroup::ViewTasks)?;
         let mut tx = self.pool.begin().await?;
         let exists: Option<i32> = sqlx::query_scalar("select 1 from job where id = $1")
             .bind(job_id)

@@ -10,7 +10,25 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::audit::{self, Origin, Record};
 use super::{Caller, Engine, Result, ServiceError};
+use crate::domain::ActionGroup;
+
+/// Failed sign-ins are counted over this window...
+const THROTTLE_WINDOW_MINUTES: i32 = 15;
+/// ...and refused beyond this many per user name...
+const MAX_FAILURES_PER_USER: i64 = 5;
+/// ...or this many per address.
+const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+
+/// A user's action groups, through their roles (`u` is the user).
+pub(super) const GROUPS_OF_USER: &str = "array(select distinct g.action_group
+       from user_role ur join role_action_group g on g.role_name = ur.role_name
+      where ur.user_id = u.id order by 1) as groups";
+
+pub(super) fn parse_groups(raw: &[String]) -> Vec<ActionGroup> {
+    raw.iter().filter_map(|g| ActionGroup::parse(g)).collect()
+}
 
 /// oVirt names local users `name@internal`; Stepwise's users are all local.
 pub fn local_name(username: &str) -> &str {
@@ -42,7 +60,7 @@ fn dummy_hash() -> &'static str {
 }
 
 /// A fresh random secret and the hash under which it is stored.
-fn new_secret() -> (String, Vec<u8>) {
+pub(super) fn new_secret() -> (String, Vec<u8>) {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let secret = URL_SAFE_NO_PAD.encode(bytes);
@@ -88,48 +106,90 @@ impl Engine {
             return Ok(AdminBootstrap::Existing);
         }
         let hash = hash_password(password)?;
+        let id = Uuid::now_v7();
         sqlx::query("insert into app_user (id, username, password_hash) values ($1, $2, $3)")
-            .bind(Uuid::now_v7())
+            .bind(id)
             .bind(local_name(username))
             .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("insert into user_role (user_id, role_name) values ($1, 'SuperUser')")
+            .bind(id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(AdminBootstrap::Created)
     }
 
-    /// Check a user name and password; the same refusal for an unknown user and a wrong password.
-    pub async fn verify_credentials(&self, username: &str, password: &str) -> Result<Caller> {
-        let row: Option<(Uuid, String, String, bool)> = sqlx::query_as(
-            "select id, username, password_hash, disabled from app_user where username = $1",
+    /// Sign in with a user name and password: throttled per user name and per address, audited, and
+    /// the same refusal for an unknown user and a wrong password.
+    pub async fn sign_in(&self, username: &str, password: &str, origin: &Origin) -> Result<Caller> {
+        let name = local_name(username);
+        let (by_user, by_address): (i64, i64) = sqlx::query_as(
+            "select count(*) filter (where target = $1), count(*) filter (where address = $2)
+               from audit_event
+              where action = 'sign_in' and not success and at > now() - make_interval(mins => $3)
+                and (target = $1 or address = $2)",
         )
-        .bind(local_name(username))
+        .bind(name)
+        .bind(origin.address.as_deref())
+        .bind(THROTTLE_WINDOW_MINUTES)
+        .fetch_one(&self.pool)
+        .await?;
+        if by_user >= MAX_FAILURES_PER_USER || by_address >= MAX_FAILURES_PER_ADDRESS {
+            return Err(ServiceError::TooManyRequests(format!(
+                "too many failed sign-ins; try again in {THROTTLE_WINDOW_MINUTES} minutes"
+            )));
+        }
+        let row: Option<(Uuid, String, bool)> =
+            sqlx::query_as("select id, password_hash, disabled from app_user where username = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        let (user_id, hash, disabled) = match row {
+            Some((id, hash, disabled)) => (Some(id), hash, disabled),
+            // Spend the same time as a real check, so timing does not tell who exists.
+            None => (None, dummy_hash().to_owned(), true),
+        };
+        let password = password.to_owned();
+        let hash_ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("verify task failed: {e}")))?;
+        let caller = match user_id {
+            Some(id) if hash_ok && !disabled => Some(self.caller(id).await?),
+            _ => None,
+        };
+        audit::write(
+            &self.pool,
+            origin,
+            Record {
+                actor: caller.as_ref(),
+                action: "sign_in",
+                target: Some(name.to_owned()),
+                success: caller.is_some(),
+                detail: None,
+            },
+        )
+        .await?;
+        caller
+            .ok_or_else(|| ServiceError::Unauthorized("the user name or password is wrong".into()))
+    }
+
+    /// A user as a caller, with the action groups of all their roles.
+    pub(super) async fn caller(&self, user_id: Uuid) -> Result<Caller> {
+        let row: Option<(Uuid, String, Vec<String>)> = sqlx::query_as(&format!(
+            "select u.id, u.username, {GROUPS_OF_USER} from app_user u where u.id = $1"
+        ))
+        .bind(user_id)
         .fetch_optional(&self.pool)
         .await?;
-        let refused = || ServiceError::Unauthorized("the user name or password is wrong".into());
-        match row {
-            Some((id, name, hash, disabled)) => {
-                let hash_ok = tokio::task::spawn_blocking({
-                    let password = password.to_owned();
-                    move || verify_password(&password, &hash)
-                })
-                .await
-                .map_err(|e| ServiceError::Internal(format!("verify task failed: {e}")))?;
-                if hash_ok && !disabled {
-                    Ok(Caller {
-                        user_id: id,
-                        username: name,
-                    })
-                } else {
-                    Err(refused())
-                }
-            }
-            None => {
-                // Spend the same time as a real check, so timing does not tell who exists.
-                let _ = tokio::task::spawn_blocking(|| verify_password("x", dummy_hash())).await;
-                Err(refused())
-            }
-        }
+        let (user_id, username, groups) =
+            row.ok_or_else(|| ServiceError::NotFound(format!("user {user_id} not found")))?;
+        Ok(Caller {
+            user_id,
+            username,
+            groups: parse_groups(&groups),
+        })
     }
 
     /// A short-lived bearer token for `caller`.
@@ -138,14 +198,29 @@ impl Engine {
         caller: &Caller,
         lifetime: Duration,
     ) -> Result<IssuedToken> {
+        self.issue_token(caller, "bearer", lifetime).await
+    }
+
+    /// A UI session for `caller`: a secret for the cookie.
+    pub async fn open_session(&self, caller: &Caller, lifetime: Duration) -> Result<IssuedToken> {
+        self.issue_token(caller, "session", lifetime).await
+    }
+
+    async fn issue_token(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        lifetime: Duration,
+    ) -> Result<IssuedToken> {
         let (secret, hash) = new_secret();
         let expires_at: DateTime<Utc> = sqlx::query_scalar(
             "insert into access_token (id, token_hash, user_id, kind, expires_at)
-             values ($1, $2, $3, 'bearer', now() + make_interval(secs => $4)) returning expires_at",
+             values ($1, $2, $3, $4, now() + make_interval(secs => $5)) returning expires_at",
         )
         .bind(Uuid::now_v7())
         .bind(hash)
         .bind(caller.user_id)
+        .bind(kind)
         .bind(lifetime.num_seconds() as f64)
         .fetch_one(&self.pool)
         .await?;
@@ -155,20 +230,35 @@ impl Engine {
         })
     }
 
-    /// Who holds this token, if it is valid now.
+    /// Who holds this token (bearer, API token or UI session), if it is valid now. One query.
     pub async fn authenticate_token(&self, token: &str) -> Result<Caller> {
         let hash = Sha256::digest(token.as_bytes()).to_vec();
-        let row: Option<(Uuid, String)> = sqlx::query_as(
-            "select u.id, u.username from access_token t join app_user u on u.id = t.user_id
+        let row: Option<(Uuid, String, Vec<String>)> = sqlx::query_as(&format!(
+            "select u.id, u.username, {GROUPS_OF_USER}
+               from access_token t join app_user u on u.id = t.user_id
               where t.token_hash = $1 and t.revoked_at is null
-                and (t.expires_at is null or t.expires_at > now()) and not u.disabled",
-        )
+                and (t.expires_at is null or t.expires_at > now()) and not u.disabled"
+        ))
         .bind(hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|(user_id, username)| Caller { user_id, username })
-            .ok_or_else(|| {
-                ServiceError::Unauthorized("the token is unknown, expired or revoked".into())
-            })
+        row.map(|(user_id, username, groups)| Caller {
+            user_id,
+            username,
+            groups: parse_groups(&groups),
+        })
+        .ok_or_else(|| {
+            ServiceError::Unauthorized("the token is unknown, expired or revoked".into())
+        })
+    }
+
+    /// Revoke the token or session with this secret (sign-out). Unknown secrets are ignored.
+    pub async fn revoke_secret(&self, token: &str) -> Result<()> {
+        let hash = Sha256::digest(token.as_bytes()).to_vec();
+        sqlx::query("update access_token set revoked_at = now() where token_hash = $1 and revoked_at is null")
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

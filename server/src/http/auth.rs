@@ -9,6 +9,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::extract::ClientOrigin;
 use super::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -55,7 +56,11 @@ fn refuse(status: StatusCode, error: &'static str, description: impl Into<String
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = TokenResponse),
         (status = 400, description = "Bad request or wrong credentials (`invalid_grant`)", body = TokenError)))]
-pub async fn token(State(state): State<AppState>, body: Bytes) -> Response {
+pub async fn token(
+    State(state): State<AppState>,
+    ClientOrigin(origin): ClientOrigin,
+    body: Bytes,
+) -> Response {
     let Ok(form) = serde_urlencoded::from_bytes::<TokenRequest>(&body) else {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -87,10 +92,17 @@ pub async fn token(State(state): State<AppState>, body: Bytes) -> Response {
             "username and password are required",
         );
     };
-    let caller = match state.engine.verify_credentials(&username, &password).await {
+    let caller = match state.engine.sign_in(&username, &password, &origin).await {
         Ok(caller) => caller,
         Err(ServiceError::Unauthorized(message)) => {
             return refuse(StatusCode::BAD_REQUEST, "invalid_grant", message)
+        }
+        Err(ServiceError::TooManyRequests(message)) => {
+            let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, "900".parse().expect("static header"));
+            return response;
         }
         Err(e) => return super::error::ApiError::from(e).into_response(),
     };

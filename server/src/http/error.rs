@@ -86,6 +86,9 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
             }
             ServiceError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            ServiceError::TooManyRequests(_) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", detail)
+            }
             ServiceError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 ApiError::new(
@@ -122,6 +125,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("900"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,

@@ -1,7 +1,8 @@
 //! Extractors that turn every bad input into a problem naming the field.
 
+use app::api::SESSION_COOKIE;
 use app::domain::CorrelationId;
-use app::service::{Caller, IdempotencyKey};
+use app::service::{Caller, IdempotencyKey, Origin};
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
@@ -156,39 +157,121 @@ pub fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// The authenticated caller (`Authorization: Bearer ...`).
+/// The secret of the UI session cookie, if the request carries one.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// A request that changes state and rides on a cookie must come from our own pages: browsers send
+/// `Sec-Fetch-Site` and `Origin`, and a cross-site form or script cannot forge them. (The cookie is
+/// also `SameSite=Strict`.)
+pub fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
+    if parts.method.is_safe() {
+        return Ok(());
+    }
+    let refused = || {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross-site-request",
+            "this request did not come from Stepwise's own pages",
+        )
+    };
+    if let Some(site) = parts
+        .headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+    {
+        if !matches!(site, "same-origin" | "none") {
+            return Err(refused());
+        }
+    }
+    if let Some(origin) = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
+        if origin_host != host {
+            return Err(refused());
+        }
+    } else if parts.headers.get("sec-fetch-site").is_none() {
+        // Neither header: not a browser we can vouch for; cookies are for browsers.
+        return Err(refused());
+    }
+    Ok(())
+}
+
+/// The authenticated caller: `Authorization: Bearer <token>` (token endpoint or API token), or the
+/// UI's session cookie (then cross-site requests are refused).
 pub struct Authenticated(pub Caller);
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "sign in first: send Authorization: Bearer <token> (see POST /api/auth/token)",
-                )
-            })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the Authorization header must be `Bearer <token>`",
-                )
-            })?;
-        let caller = state.engine.authenticate_token(token).await?;
-        Ok(Authenticated(caller))
+        if let Some(header) = parts.headers.get(header::AUTHORIZATION) {
+            let token = header
+                .to_str()
+                .ok()
+                .and_then(|h| {
+                    h.strip_prefix("Bearer ")
+                        .or_else(|| h.strip_prefix("bearer "))
+                })
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorized",
+                        "the Authorization header must be `Bearer <token>`",
+                    )
+                })?;
+            return Ok(Authenticated(state.engine.authenticate_token(token).await?));
+        }
+        if let Some(secret) = session_cookie(&parts.headers) {
+            check_same_origin(parts)?;
+            return Ok(Authenticated(
+                state.engine.authenticate_token(&secret).await?,
+            ));
+        }
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "sign in first: send Authorization: Bearer <token> (see POST /api/auth/token)",
+        ))
     }
+}
+
+/// Where the request came from, for the audit log and sign-in throttling.
+pub struct ClientOrigin(pub Origin);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientOrigin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Ok(ClientOrigin(origin_of(parts)))
+    }
+}
+
+pub fn origin_of(parts: &Parts) -> Origin {
+    let address = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    Origin { address }
 }
 
 /// `Correlation-Id` header, or the `correlation_id` query parameter.

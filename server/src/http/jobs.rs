@@ -91,7 +91,7 @@ pub fn parse_statuses(raw: Option<&str>) -> Result<Vec<Status>, ApiError> {
     responses((status = 200, body = JobPage), (status = 400, body = Problem), (status = 401, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
-    Authenticated(_caller): Authenticated,
+    Authenticated(caller): Authenticated,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<JobPage>, ApiError> {
     let filter = JobFilter {
@@ -107,7 +107,7 @@ pub async fn list(
         limit: query.limit,
         cursor: query.cursor,
     };
-    Ok(Json(state.engine.list_jobs(&filter, &page).await?))
+    Ok(Json(state.engine.list_jobs(&caller, &filter, &page).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -121,7 +121,7 @@ pub struct GetQuery {
     responses((status = 200, body = Job), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
-    Authenticated(_caller): Authenticated,
+    Authenticated(caller): Authenticated,
     ApiPath(job_id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<GetQuery>,
 ) -> Result<Json<Job>, ApiError> {
@@ -135,7 +135,9 @@ pub async fn get(
             ))
         }
     };
-    Ok(Json(state.engine.get_job(job_id, include_steps).await?))
+    Ok(Json(
+        state.engine.get_job(&caller, job_id, include_steps).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/jobs/{job_id}/end", tag = "jobs", request_body = EndJob,

@@ -1,5 +1,6 @@
 //! The HTTP surface: REST routes under `/api`, health, the UI's server functions under `/sfn`.
 
+mod admin;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -10,12 +11,13 @@ mod steps;
 
 use std::sync::Arc;
 
+use app::api::context::RequestContext;
 use app::service::Engine;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use leptos::prelude::provide_context;
 
@@ -30,6 +32,16 @@ pub struct AppState {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub token_ttl: chrono::Duration,
+    pub session_ttl: chrono::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            token_ttl: chrono::Duration::hours(1),
+            session_ttl: chrono::Duration::hours(12),
+        }
+    }
 }
 
 /// The REST API: mounted at `/api`.
@@ -38,6 +50,18 @@ pub fn api_router() -> Router<AppState> {
         .route("/auth/token", post(auth::token))
         .route("/capabilities", get(meta::capabilities))
         .route("/openapi.json", get(openapi::document))
+        .route("/users", post(admin::create_user).get(admin::list_users))
+        .route("/users/{user_id}/disable", post(admin::disable_user))
+        .route("/users/{user_id}/enable", post(admin::enable_user))
+        .route("/users/{user_id}/password", post(admin::reset_password))
+        .route(
+            "/users/{user_id}/roles/{role_name}",
+            put(admin::attach_role).delete(admin::detach_role),
+        )
+        .route("/roles", post(admin::create_role).get(admin::list_roles))
+        .route("/tokens", post(admin::create_token).get(admin::list_tokens))
+        .route("/tokens/{token_id}", delete(admin::revoke_token))
+        .route("/audit", get(admin::list_audit))
         .route("/jobs", post(jobs::add).get(jobs::list))
         .route("/jobs/{job_id}", get(jobs::get))
         .route("/jobs/{job_id}/end", post(jobs::end))
@@ -64,10 +88,65 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The UI's server functions, with the engine in their context.
-async fn server_fn(State(state): State<AppState>, req: Request) -> impl IntoResponse {
-    let engine = state.engine.clone();
-    leptos_axum::handle_server_fns_with_context(move || provide_context(engine.clone()), req).await
+/// The UI's server functions, with the engine and the signed-in caller (from the session cookie) in
+/// their context. A request riding on the cookie must come from our own pages.
+async fn server_fn(State(state): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let session_secret = extract::session_cookie(&parts.headers);
+    let mut caller = None;
+    if let Some(secret) = &session_secret {
+        if let Err(refused) = extract::check_same_origin(&parts) {
+            return refused.into_response();
+        }
+        // An expired or revoked session is simply no session.
+        caller = state.engine.authenticate_token(secret).await.ok();
+    }
+    let secure = parts
+        .headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes() == b"https")
+        || parts.uri.scheme_str() == Some("https");
+    let context = RequestContext {
+        engine: state.engine.clone(),
+        caller,
+        session_secret,
+        origin: extract::origin_of(&parts),
+        secure,
+        session_ttl: state.settings.session_ttl,
+    };
+    let req = Request::from_parts(parts, body);
+    let response =
+        leptos_axum::handle_server_fns_with_context(move || provide_context(context.clone()), req)
+            .await
+            .into_response();
+    with_error_status(response).await
+}
+
+/// Server functions answer every error with a 500; give a refusal its real status (401, 403, 404,
+/// 409, ...) so browsers, logs and tests see what happened.
+async fn with_error_status(response: Response) -> Response {
+    if response.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    if let Ok(error) = serde_json::from_slice::<app::api::AppError>(&bytes) {
+        use app::api::AppError as E;
+        use axum::http::StatusCode as S;
+        parts.status = match error {
+            E::Invalid(_) => S::BAD_REQUEST,
+            E::NotFound(_) => S::NOT_FOUND,
+            E::Conflict(_) => S::CONFLICT,
+            E::Unauthorized(_) => S::UNAUTHORIZED,
+            E::Forbidden(_) => S::FORBIDDEN,
+            E::TooManyRequests(_) => S::TOO_MANY_REQUESTS,
+            E::Transport(_) => S::BAD_REQUEST,
+            E::Internal(_) => S::INTERNAL_SERVER_ERROR,
+        };
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// A `Correlation-Id` sent with a request comes back on its response.

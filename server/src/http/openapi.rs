@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, error, jobs, meta, steps};
+use super::{admin, auth, error, jobs, meta, steps};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,6 +14,10 @@ use super::{auth, error, jobs, meta, steps};
         meta::capabilities,
         jobs::add, jobs::list, jobs::get, jobs::end, jobs::clear,
         steps::add, steps::list, steps::get, steps::end, steps::progress,
+        admin::create_user, admin::list_users, admin::disable_user, admin::enable_user,
+        admin::reset_password, admin::list_roles, admin::create_role, admin::attach_role,
+        admin::detach_role, admin::create_token, admin::list_tokens, admin::revoke_token,
+        admin::list_audit,
     ),
     components(schemas(error::Problem, error::ProblemField)),
     modifiers(&BearerAuth),

@@ -53,14 +53,14 @@ pub struct ListQuery {
     responses((status = 200, body = StepList), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
-    Authenticated(_caller): Authenticated,
+    Authenticated(caller): Authenticated,
     ApiPath(job_id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<StepList>, ApiError> {
     Ok(Json(
         state
             .engine
-            .list_steps(job_id, query.tree.unwrap_or(false))
+            .list_steps(&caller, job_id, query.tree.unwrap_or(false))
             .await?,
     ))
 }
@@ -70,10 +70,10 @@ pub async fn list(
     responses((status = 200, body = Step), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
-    Authenticated(_caller): Authenticated,
+    Authenticated(caller): Authenticated,
     ApiPath((job_id, step_id)): ApiPath<(Uuid, Uuid)>,
 ) -> Result<Json<Step>, ApiError> {
-    Ok(Json(state.engine.get_step(job_id, step_id).await?))
+    Ok(Json(state.engine.get_step(&caller, job_id, step_id).await?))
 }
 
 #[utoipa::path(post, path = "/api/jobs/{job_id}/steps/{step_id}/end", tag = "steps", request_body = EndStep,

@@ -19,13 +19,7 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(pool: PgPool) -> TestApp {
-    spawn_app_with(
-        pool,
-        Settings {
-            token_ttl: chrono::Duration::hours(1),
-        },
-    )
-    .await
+    spawn_app_with(pool, Settings::default()).await
 }
 
 pub async fn spawn_app_with(pool: PgPool, settings: Settings) -> TestApp {
@@ -164,6 +158,45 @@ impl TestApp {
             200,
         )
         .await
+    }
+}
+
+impl TestApp {
+    /// A new user holding `roles`, signed in: (user id, bearer token).
+    pub async fn user_with_roles(&self, name: &str, roles: &[&str]) -> (String, String) {
+        let password = format!("{name}-password");
+        let user = expect_status(
+            self.post(
+                "/api/users",
+                &json!({ "username": name, "password": password }),
+            )
+            .await,
+            201,
+        )
+        .await;
+        let user_id = id(&user).to_owned();
+        for role in roles {
+            let r = self
+                .client
+                .put(self.url(&format!("/api/users/{user_id}/roles/{role}")))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .unwrap();
+            expect_status(r, 200).await;
+        }
+        let token = self.sign_in(name, &password).await;
+        (user_id, token)
+    }
+
+    /// The same app, acting with another token.
+    pub fn as_token(&self, token: &str) -> TestApp {
+        TestApp {
+            base: self.base.clone(),
+            client: self.client.clone(),
+            token: token.to_owned(),
+            pool: self.pool.clone(),
+        }
     }
 }
 

@@ -8,4 +8,6 @@ mod idempotency;
 mod input;
 mod jobs;
 mod list;
+mod permissions;
+mod server_fns;
 mod steps;

@@ -1,0 +1,99 @@
+//! Administration for the UI: users, roles, tokens, audit log.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use uuid::Uuid;
+
+use super::AppError;
+use crate::domain::{ActionGroup, ApiToken, AuditEntry, Role, User};
+
+#[server(prefix = "/sfn", endpoint = "list_users")]
+pub async fn list_users() -> Result<Vec<User>, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    Ok(engine.list_users(&caller).await?)
+}
+
+#[server(prefix = "/sfn", endpoint = "create_user", input = Json)]
+pub async fn create_user(username: String, password: String) -> Result<User, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let origin = super::context::request()?.origin;
+    Ok(engine
+        .create_user(
+            &caller,
+            &origin,
+            crate::domain::NewUser { username, password },
+        )
+        .await?)
+}
+
+#[server(prefix = "/sfn", endpoint = "set_user_disabled", input = Json)]
+pub async fn set_user_disabled(user_id: Uuid, disabled: bool) -> Result<User, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let origin = super::context::request()?.origin;
+    Ok(engine
+        .set_user_disabled(&caller, &origin, user_id, disabled)
+        .await?)
+}
+
+#[server(prefix = "/sfn", endpoint = "set_user_role", input = Json)]
+pub async fn set_user_role(user_id: Uuid, role: String, attach: bool) -> Result<User, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let origin = super::context::request()?.origin;
+    Ok(engine
+        .set_user_role(&caller, &origin, user_id, &role, attach)
+        .await?)
+}
+
+#[server(prefix = "/sfn", endpoint = "list_roles")]
+pub async fn list_roles() -> Result<Vec<Role>, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    Ok(engine.list_roles(&caller).await?)
+}
+
+#[server(prefix = "/sfn", endpoint = "create_role", input = Json)]
+pub async fn create_role(name: String, action_groups: Vec<ActionGroup>) -> Result<Role, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let origin = super::context::request()?.origin;
+    Ok(engine
+        .create_role(
+            &caller,
+            &origin,
+            crate::domain::NewRole {
+                name,
+                action_groups,
+            },
+        )
+        .await?)
+}
+
+#[server(prefix = "/sfn", endpoint = "list_tokens")]
+pub async fn list_tokens() -> Result<Vec<ApiToken>, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    Ok(engine.list_api_tokens(&caller).await?)
+}
+
+#[server(prefix = "/sfn", endpoint = "create_token", input = Json)]
+pub async fn create_token(name: String, user_id: Option<Uuid>) -> Result<ApiToken, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let origin = super::context::request()?.origin;
+    Ok(engine
+        .create_api_token(
+            &caller,
+            &origin,
+            crate::domain::NewApiToken { name, user_id },
+        )
+        .await?)
+}
+
+#[server(prefix = "/sfn", endpoint = "revoke_token", input = Json)]
+pub async fn revoke_token(token_id: Uuid) -> Result<(), AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let origin = super::context::request()?.origin;
+    Ok(engine.revoke_api_token(&caller, &origin, token_id).await?)
+}
+
+#[server(prefix = "/sfn", endpoint = "list_audit", input = Json)]
+pub async fn list_audit(before: Option<i64>) -> Result<Vec<AuditEntry>, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    Ok(engine.list_audit(&caller, before, Some(100)).await?)
+}

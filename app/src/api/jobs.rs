@@ -1,0 +1,46 @@
+//! Jobs for the Tasks pane.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use uuid::Uuid;
+
+use super::AppError;
+use crate::domain::{EndStatus, Job, JobFilter, JobPage};
+
+/// A page of jobs matching `filter`, newest first.
+#[server(prefix = "/sfn", endpoint = "list_jobs", input = Json)]
+pub async fn list_jobs(
+    filter: JobFilter,
+    cursor: Option<String>,
+    limit: Option<i64>,
+) -> Result<JobPage, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let page = crate::service::Page { limit, cursor };
+    Ok(engine.list_jobs(&caller, &filter, &page).await?)
+}
+
+/// A job with its step tree.
+#[server(prefix = "/sfn", endpoint = "get_job", input = Json)]
+pub async fn get_job(job_id: Uuid) -> Result<Job, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    Ok(engine.get_job(&caller, job_id, true).await?)
+}
+
+/// End a job; `force` aborts its running steps and may overwrite an ended job's status.
+#[server(prefix = "/sfn", endpoint = "end_job", input = Json)]
+pub async fn end_job(job_id: Uuid, status: EndStatus, force: bool) -> Result<Job, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let input = crate::domain::EndJob {
+        status: Some(status),
+        succeeded: None,
+        force,
+    };
+    Ok(engine.end_job(&caller, job_id, input).await?)
+}
+
+/// Mark a job auto-cleared.
+#[server(prefix = "/sfn", endpoint = "clear_job", input = Json)]
+pub async fn clear_job(job_id: Uuid) -> Result<Job, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    Ok(engine.clear_job(&caller, job_id).await?)
+}

@@ -1,0 +1,519 @@
+//! Administration: users, roles, role assignment, API tokens, the audit log. All need MANAGE_USERS
+//! and are audited.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::audit::{self, Origin, Record};
+use super::users::{hash_password, new_secret, parse_groups};
+use super::{Caller, Engine, Result, ServiceError};
+use crate::domain::{
+    check_password, check_username, ActionGroup, ApiToken, AuditEntry, NewApiToken, NewRole,
+    NewUser, Role, User,
+};
+
+/// Most users, roles, tokens or audit entries one list answers.
+const ADMIN_LIST_LIMIT: i64 = 1000;
+
+const USER_COLUMNS: &str = "u.id, u.username, u.disabled, u.created_at,
+    array(select ur.role_name from user_role ur where ur.user_id = u.id order by 1) as roles";
+
+type TokenRow = (
+    Uuid,
+    Option<String>,
+    Uuid,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
+type UserRow = (Uuid, String, bool, DateTime<Utc>, Vec<String>);
+
+fn user((id, username, disabled, created_at, roles): UserRow) -> User {
+    User {
+        id,
+        username,
+        disabled,
+        roles,
+        created_at,
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+impl Engine {
+    pub async fn create_user(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        input: NewUser,
+    ) -> Result<User> {
+        caller.require(ActionGroup::ManageUsers)?;
+        let username = check_username(&input.username)
+            .map_err(|m| ServiceError::invalid("username", m))?
+            .to_owned();
+        check_password(&input.password).map_err(|m| ServiceError::invalid("password", m))?;
+        let password = input.password;
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("hash task failed: {e}")))??;
+        let mut tx = self.pool.begin().await?;
+        let id = Uuid::now_v7();
+        let inserted =
+            sqlx::query("insert into app_user (id, username, password_hash) values ($1, $2, $3)")
+                .bind(id)
+                .bind(&username)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await;
+        if let Err(e) = inserted {
+            return Err(if is_unique_violation(&e) {
+                ServiceError::conflict(format!("a user named {username} already exists"))
+            } else {
+                e.into()
+            });
+        }
+        audit::write(
+            &mut *tx,
+            origin,
+            Record {
+                actor: Some(caller),
+                action: "user_created",
+                target: Some(username),
+                success: true,
+                detail: None,
+            },
+        )
+        .await?;
+        let created = self.user_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn user_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        id: Uuid,
+    ) -> Result<User> {
+        let row: Option<UserRow> = sqlx::query_as(&format!(
+            "select {USER_COLUMNS} from app_user u where u.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        row.map(user)
+            .ok_or_else(|| ServiceError::NotFound(format!("user {id} not found")))
+    }
+
+    pub async fn list_users(&self, caller: &Caller) -> Result<Vec<User>> {
+        caller.require(ActionGroup::ManageUsers)?;
+        let rows: Vec<UserRow> = sqlx::query_as(&format!(
+            "select {USER_COLUMNS} from app_user u order by u.username limit $1"
+        ))
+        .bind(ADMIN_LIST_LIMIT)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(user).collect())
+    }
+
+    /// Disable or re-enable a user; a disabled user's tokens and sessions stop working at once.
+    pub async fn set_user_disabled(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        user_id: Uuid,
+        disabled: bool,
+    ) -> Result<User> {
+        caller.require(ActionGroup::ManageUsers)?;
+        if disabled && user_id == caller.user_id {
+            return Err(ServiceError::conflict("you cannot disable yourself"));
+        }
+        let mut tx = self.pool.begin().await?;
+        let name: Option<String> = sqlx::query_scalar(
+            "update app_user set disabled = $2 where id = $1 returning username",
+        )
+        .bind(user_id)
+        .bind(disabled)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let name =
+            name.ok_or_else(|| ServiceError::NotFound(format!("user {user_id} not found")))?;
+        audit::write(
+            &mut *tx,
+            origin,
+            Record {
+                actor: Some(caller),
+                action: if disabled {
+                    "user_disabled"
+                } else {
+                    "user_enabled"
+                },
+                target: Some(name),
+                success: true,
+                detail: None,
+            },
+        )
+        .await?;
+        let changed = self.user_in(&mut tx, user_id).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    pub async fn reset_password(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        user_id: Uuid,
+        password: String,
+    ) -> Result<User> {
+        caller.require(ActionGroup::ManageUsers)?;
+        check_password(&password).map_err(|m| ServiceError::invalid("password", m))?;
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("hash task failed: {e}")))??;
+        let mut tx = self.pool.begin().await?;
+        let name: Option<String> = sqlx::query_scalar(
+            "update app_user set password_hash = $2 where id = $1 returning username",
+        )
+        .bind(user_id)
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let name =
+            name.ok_or_else(|| ServiceError::NotFound(format!("user {user_id} not found")))?;
+        audit::write(
+            &mut *tx,
+            origin,
+            Record {
+                actor: Some(caller),
+                action: "password_reset",
+                target: Some(name),
+                success: true,
+                detail: None,
+            },
+        )
+        .await?;
+        let changed = self.user_in(&mut tx, user_id).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    pub async fn list_roles(&self, caller: &Caller) -> Result<Vec<Role>> {
+        caller.require(ActionGroup::ManageUsers)?;
+        let rows: Vec<(String, bool, Vec<String>)> = sqlx::query_as(
+            "select r.name, r.builtin,
+                    array(select g.action_group from role_action_group g where g.role_name = r.name order by 1)
+               from role r order by r.builtin desc, r.name limit $1",
+        )
+        .bind(ADMIN_LIST_LIMIT)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, builtin, groups)| Role {
+                name,
+                builtin,
+                action_groups: parse_groups(&groups),
+            })
+            .collect())
+    }
+
+    pub async fn create_role(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        input: NewRole,
+    ) -> Result<Role> {
+        caller.require(ActionGroup::ManageUsers)?;
+        let valid_name = !input.name.is_empty()
+            && input.name.len() <= 63
+            && input.name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && input
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid_name {
+            return Err(ServiceError::invalid(
+                "name",
+                "must start with a letter and hold at most 63 letters, digits, '_' or '-'",
+            ));
+        }
+        let mut groups = input.action_groups;
+        groups.sort();
+        groups.dedup();
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query("insert into role (name) values ($1)")
+            .bind(&input.name)
+            .execute(&mut *tx)
+            .await;
+        if let Err(e) = inserted {
+            return Err(if is_unique_violation(&e) {
+                ServiceError::conflict(format!("a role named {} already exists", input.name))
+            } else {
+                e.into()
+            });
+        }
+        let names: Vec<&str> = groups.iter().map(|g| g.as_str()).collect();
+        sqlx::query(
+            "insert into role_action_group (role_name, action_group) select $1, unnest($2::text[])",
+        )
+        .bind(&input.name)
+        .bind(&names)
+        .execute(&mut *tx)
+        .await?;
+        audit::write(
+            &mut *tx,
+            origin,
+            Record {
+                actor: Some(caller),
+                action: "role_created",
+                target: Some(input.name.clone()),
+                success: true,
+                detail: Some(names.join(",")),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Role {
+            name: input.name,
+            action_groups: groups,
+            builtin: false,
+        })
+    }
+
+    /// Attach (`attach = true`) or detach a role. Both are idempotent.
+    pub async fn set_user_role(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        user_id: Uuid,
+        role_name: &str,
+        attach: bool,
+    ) -> Result<User> {
+        caller.require(ActionGroup::ManageUsers)?;
+        let mut tx = self.pool.begin().await?;
+        let target: Option<String> =
+            sqlx::query_scalar("select username from app_user where id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let target =
+            target.ok_or_else(|| ServiceError::NotFound(format!("user {user_id} not found")))?;
+        let role: Option<i32> = sqlx::query_scalar("select 1 from role where name = $1")
+            .bind(role_name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if role.is_none() {
+            return Err(ServiceError::NotFound(format!(
+                "role {role_name} not found"
+            )));
+        }
+        if attach {
+            sqlx::query(
+                "insert into user_role (user_id, role_name) values ($1, $2) on conflict do nothing",
+            )
+            .bind(user_id)
+            .bind(role_name)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            if user_id == caller.user_id && role_name == "SuperUser" {
+                return Err(ServiceError::conflict(
+                    "you cannot take the SuperUser role from yourself",
+                ));
+            }
+            sqlx::query("delete from user_role where user_id = $1 and role_name = $2")
+                .bind(user_id)
+                .bind(role_name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit::write(
+            &mut *tx,
+            origin,
+            Record {
+                actor: Some(caller),
+                action: if attach {
+                    "role_attached"
+                } else {
+                    "role_detached"
+                },
+                target: Some(target),
+                success: true,
+                detail: Some(role_name.to_owned()),
+            },
+        )
+        .await?;
+        let changed = self.user_in(&mut tx, user_id).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// A long-lived API token for a plug-in; the secret is in this answer only.
+    pub async fn create_api_token(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        input: NewApiToken,
+    ) -> Result<ApiToken> {
+        caller.require(ActionGroup::ManageUsers)?;
+        let name = input.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(ServiceError::invalid("name", "must be 1 to 200 characters"));
+        }
+        let user_id = input.user_id.unwrap_or(caller.user_id);
+        let (secret, hash) = new_secret();
+        let mut tx = self.pool.begin().await?;
+        let username: Option<String> =
+            sqlx::query_scalar("select username from app_user where id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let username = username
+            .ok_or_else(|| ServiceError::invalid("user_id", format!("user {user_id} not found")))?;
+        let id = Uuid::now_v7();
+        let created_at: DateTime<Utc> = sqlx::query_scalar(
+            "insert into access_token (id, token_hash, user_id, kind, name) values ($1, $2, $3, 'api', $4)
+             returning created_at",
+        )
+        .bind(id)
+        .bind(hash)
+        .bind(user_id)
+        .bind(&name)
+        .fetch_one(&mut *tx)
+        .await?;
+        audit::write(
+            &mut *tx,
+            origin,
+            Record {
+                actor: Some(caller),
+                action: "token_created",
+                target: Some(username.clone()),
+                success: true,
+                detail: Some(format!("{id} {name}")),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ApiToken {
+            id,
+            name,
+            user_id,
+            username,
+            created_at,
+            revoked_at: None,
+            token: Some(secret),
+        })
+    }
+
+    pub async fn list_api_tokens(&self, caller: &Caller) -> Result<Vec<ApiToken>> {
+        caller.require(ActionGroup::ManageUsers)?;
+        let rows: Vec<TokenRow> = sqlx::query_as(
+            "select t.id, t.name, t.user_id, u.username, t.created_at, t.revoked_at
+                   from access_token t join app_user u on u.id = t.user_id
+                  where t.kind = 'api' order by t.created_at desc limit $1",
+        )
+        .bind(ADMIN_LIST_LIMIT)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, name, user_id, username, created_at, revoked_at)| ApiToken {
+                    id,
+                    name: name.unwrap_or_default(),
+                    user_id,
+                    username,
+                    created_at,
+                    revoked_at,
+                    token: None,
+                },
+            )
+            .collect())
+    }
+
+    /// Revoke an API token: refused from the next request on.
+    pub async fn revoke_api_token(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        token_id: Uuid,
+    ) -> Result<()> {
+        caller.require(ActionGroup::ManageUsers)?;
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String, Option<String>)> = sqlx::query_as(
+            "update access_token t set revoked_at = coalesce(t.revoked_at, now())
+               from app_user u where u.id = t.user_id and t.id = $1 and t.kind = 'api'
+             returning u.username, t.name",
+        )
+        .bind(token_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (username, name) =
+            row.ok_or_else(|| ServiceError::NotFound(format!("API token {token_id} not found")))?;
+        audit::write(
+            &mut *tx,
+            origin,
+            Record {
+                actor: Some(caller),
+                action: "token_revoked",
+                target: Some(username),
+                success: true,
+                detail: Some(format!("{token_id} {}", name.unwrap_or_default())),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest audit entries, older than `before` (an entry id) when given.
+    pub async fn list_audit(
+        &self,
+        caller: &Caller,
+        before: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Vec<AuditEntry>> {
+        caller.require(ActionGroup::ManageUsers)?;
+        let limit = limit.unwrap_or(100);
+        if !(1..=crate::domain::limits::MAX_PAGE_SIZE).contains(&limit) {
+            return Err(ServiceError::invalid("limit", "must be between 1 and 500"));
+        }
+        type Row = (
+            i64,
+            DateTime<Utc>,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<String>,
+            bool,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "select id, at, actor_name, action, target, address, success, detail from audit_event
+              where ($1::bigint is null or id < $1) order by id desc limit $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, at, actor, action, target, address, success, detail)| AuditEntry {
+                    id,
+                    at,
+                    actor,
+                    action,
+                    target,
+                    address,
+                    success,
+                    detail,
+                },
+            )
+            .collect())
+    }
+}

@@ -1,0 +1,224 @@
+//! Administration routes: users, roles, role assignment, API tokens, audit log (MANAGE_USERS).
+
+use app::domain::{ApiToken, AuditEntry, NewApiToken, NewPassword, NewRole, NewUser, Role, User};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Authenticated, ClientOrigin};
+use super::jobs::created;
+use super::AppState;
+
+/// A list of items.
+#[derive(Serialize, ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+#[utoipa::path(post, path = "/api/users", tag = "admin", request_body = NewUser,
+    responses((status = 201, body = User), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 409, description = "The name is taken", body = Problem)))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ClientOrigin(origin): ClientOrigin,
+    body: ApiJson<NewUser>,
+) -> Result<Response, ApiError> {
+    let user = state
+        .engine
+        .create_user(&caller, &origin, body.value)
+        .await?;
+    Ok(created(format!("/api/users/{}", user.id), &user))
+}
+
+#[utoipa::path(get, path = "/api/users", tag = "admin",
+    responses((status = 200, body = Items<User>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<Items<User>>, ApiError> {
+    Ok(Json(Items {
+        items: state.engine.list_users(&caller).await?,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/users/{user_id}/disable", tag = "admin", params(("user_id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn disable_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ClientOrigin(origin): ClientOrigin,
+    ApiPath(user_id): ApiPath<Uuid>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        state
+            .engine
+            .set_user_disabled(&caller, &origin, user_id, true)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/users/{user_id}/enable", tag = "admin", params(("user_id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn enable_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ClientOrigin(origin): ClientOrigin,
+    ApiPath(user_id): ApiPath<Uuid>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        state
+            .engine
+            .set_user_disabled(&caller, &origin, user_id, false)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/users/{user_id}/password", tag = "admin", request_body = NewPassword,
+    params(("user_id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ClientOrigin(origin): ClientOrigin,
+    ApiPath(user_id): ApiPath<Uuid>,
+    body: ApiJson<NewPassword>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        state
+            .engine
+            .reset_password(&caller, &origin, user_id, body.value.password)
+            .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/roles", tag = "admin",
+    responses((status = 200, body = Items<Role>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_roles(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<Items<Role>>, ApiError> {
+    Ok(Json(Items {
+        items: state.engine.list_roles(&caller).await?,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/roles", tag = "admin", request_body = NewRole,
+    responses((status = 201, body = Role), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 409, body = Problem)))]
+pub async fn create_role(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ClientOrigin(origin): ClientOrigin,
+    body: ApiJson<NewRole>,
+) -> Result<Response, ApiError> {
+    let role = state
+        .engine
+        .create_role(&caller, &origin, body.value)
+        .await?;
+    Ok(created(format!("/api/roles/{}", role.name), &role))
+}
+
+#[utoipa::path(put, path = "/api/users/{user_id}/roles/{role_name}", tag = "admin",
+    params(("user_id" = Uuid, Path), ("role_name" = String, Path)),
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn attach_role(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ClientOrigin(origin): ClientOrigin,
+    ApiPath((user_id, role_name)): ApiPath<(Uuid, String)>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        state
+            .engine
+            .set_user_role(&caller, &origin, user_id, &role_name, true)
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/users/{user_id}/roles/{role_name}", tag = "admin",
+    params(("user_id" = Uuid, Path), ("role_name" = String, Path)),
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn detach_role(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ClientOrigin(origin): ClientOrigin,
+    ApiPath((user_id, role_name)): ApiPath<(Uuid, String)>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(
+        state
+            .engine
+            .set_user_role(&caller, &origin, user_id, &role_name, false)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/tokens", tag = "admin", request_body = NewApiToken,
+    responses((status = 201, description = "The secret is in `token`, shown this once", body = ApiToken),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ClientOrigin(origin): ClientOrigin,
+    body: ApiJson<NewApiToken>,
+) -> Result<Response, ApiError> {
+    let token = state
+        .engine
+        .create_api_token(&caller, &origin, body.value)
+        .await?;
+    Ok(created(format!("/api/tokens/{}", token.id), &token))
+}
+
+#[utoipa::path(get, path = "/api/tokens", tag = "admin",
+    responses((status = 200, body = Items<ApiToken>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<Items<ApiToken>>, ApiError> {
+    Ok(Json(Items {
+        items: state.engine.list_api_tokens(&caller).await?,
+    }))
+}
+
+#[utoipa::path(delete, path = "/api/tokens/{token_id}", tag = "admin", params(("token_id" = Uuid, Path)),
+    responses((status = 204, description = "Revoked"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ClientOrigin(origin): ClientOrigin,
+    ApiPath(token_id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .engine
+        .revoke_api_token(&caller, &origin, token_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct AuditQuery {
+    /// Entries older than this entry id.
+    before: Option<i64>,
+    /// 1..=500, default 100.
+    limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/audit", tag = "admin", params(AuditQuery),
+    responses((status = 200, body = Items<AuditEntry>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_audit(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<Items<AuditEntry>>, ApiError> {
+    Ok(Json(Items {
+        items: state
+            .engine
+            .list_audit(&caller, query.before, query.limit)
+            .await?,
+    }))
+}

@@ -1,0 +1,449 @@
+//! Every route and every server function, called as nobody (401), as a user without the needed
+//! permission (403) and as one with it (success). A route missing from the table fails the test.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::helpers::*;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Plain,
+    Viewer,
+    Creator,
+    OtherCreator,
+    Admin,
+}
+
+struct People {
+    plain: String,
+    viewer: String,
+    creator: String,
+    other_creator: String,
+    target_id: String,
+}
+
+impl People {
+    fn token(&self, who: Who, admin: &str) -> String {
+        match who {
+            Who::Plain => self.plain.clone(),
+            Who::Viewer => self.viewer.clone(),
+            Who::Creator => self.creator.clone(),
+            Who::OtherCreator => self.other_creator.clone(),
+            Who::Admin => admin.to_owned(),
+        }
+    }
+}
+
+/// A fresh job (with a step) owned by the creator, for each case.
+struct Fixture {
+    job: String,
+    step: String,
+    token_id: String,
+}
+
+struct Case {
+    method: &'static str,
+    path: &'static str,
+    body: Value,
+    denied: &'static [Who],
+    allowed: Who,
+}
+
+const VIEW: (&[Who], Who) = (&[Who::Plain], Who::Viewer);
+const INJECT: (&[Who], Who) = (&[Who::Plain, Who::Viewer], Who::Creator);
+const OWNER: (&[Who], Who) = (&[Who::Plain, Who::Viewer, Who::OtherCreator], Who::Creator);
+const USERS: (&[Who], Who) = (&[Who::Plain, Who::Viewer, Who::Creator], Who::Admin);
+const ANYONE: (&[Who], Who) = (&[], Who::Plain);
+
+fn case(
+    method: &'static str,
+    path: &'static str,
+    body: Value,
+    rule: (&'static [Who], Who),
+) -> Case {
+    Case {
+        method,
+        path,
+        body,
+        denied: rule.0,
+        allowed: rule.1,
+    }
+}
+
+fn rest_cases() -> Vec<Case> {
+    vec![
+        case("GET", "/api/capabilities", json!(null), ANYONE),
+        case("POST", "/api/jobs", json!({ "description": "d" }), INJECT),
+        case("GET", "/api/jobs", json!(null), VIEW),
+        case("GET", "/api/jobs/{job_id}", json!(null), VIEW),
+        case(
+            "POST",
+            "/api/jobs/{job_id}/end",
+            json!({ "status": "finished" }),
+            OWNER,
+        ),
+        case("POST", "/api/jobs/{job_id}/clear", json!({}), OWNER),
+        case(
+            "POST",
+            "/api/jobs/{job_id}/steps",
+            json!({ "description": "s", "type": "executing" }),
+            OWNER,
+        ),
+        case("GET", "/api/jobs/{job_id}/steps", json!(null), VIEW),
+        case(
+            "GET",
+            "/api/jobs/{job_id}/steps/{step_id}",
+            json!(null),
+            VIEW,
+        ),
+        case(
+            "POST",
+            "/api/jobs/{job_id}/steps/{step_id}/end",
+            json!({ "status": "finished" }),
+            OWNER,
+        ),
+        case(
+            "POST",
+            "/api/jobs/{job_id}/steps/{step_id}/progress",
+            json!({ "progress": 5 }),
+            OWNER,
+        ),
+        case(
+            "POST",
+            "/api/users",
+            json!({ "username": "new-user", "password": "long enough" }),
+            USERS,
+        ),
+        case("GET", "/api/users", json!(null), USERS),
+        case("POST", "/api/users/{user_id}/disable", json!(null), USERS),
+        case("POST", "/api/users/{user_id}/enable", json!(null), USERS),
+        case(
+            "POST",
+            "/api/users/{user_id}/password",
+            json!({ "password": "another long one" }),
+            USERS,
+        ),
+        case(
+            "PUT",
+            "/api/users/{user_id}/roles/{role_name}",
+            json!(null),
+            USERS,
+        ),
+        case(
+            "DELETE",
+            "/api/users/{user_id}/roles/{role_name}",
+            json!(null),
+            USERS,
+        ),
+        case("GET", "/api/roles", json!(null), USERS),
+        case(
+            "POST",
+            "/api/roles",
+            json!({ "name": "Custom", "action_groups": ["VIEW_TASKS"] }),
+            USERS,
+        ),
+        case("POST", "/api/tokens", json!({ "name": "plug-in" }), USERS),
+        case("GET", "/api/tokens", json!(null), USERS),
+        case("DELETE", "/api/tokens/{token_id}", json!(null), USERS),
+        case("GET", "/api/audit", json!(null), USERS),
+    ]
+}
+
+async fn fixture(app: &TestApp, people: &People) -> Fixture {
+    let creator = app.as_token(&people.creator);
+    let job = creator.add_job("fixture").await;
+    let step = creator.add_top_step(&job, "fixture step").await;
+    let token = expect_status(
+        app.post("/api/tokens", &json!({ "name": "fixture" })).await,
+        201,
+    )
+    .await;
+    Fixture {
+        job: id(&job).to_owned(),
+        step: id(&step).to_owned(),
+        token_id: id(&token).to_owned(),
+    }
+}
+
+fn fill(path: &str, f: &Fixture, people: &People) -> String {
+    path.replace("{job_id}", &f.job)
+        .replace("{step_id}", &f.step)
+        .replace("{user_id}", &people.target_id)
+        .replace("{role_name}", "TaskViewer")
+        .replace("{token_id}", &f.token_id)
+}
+
+async fn call(app: &TestApp, method: &str, path: &str, body: &Value, token: Option<&str>) -> u16 {
+    let mut request = app.client.request(method.parse().unwrap(), app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if !body.is_null() {
+        request = request.json(body);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+async fn people(app: &TestApp) -> People {
+    let (_, plain) = app.user_with_roles("plain", &[]).await;
+    let (_, viewer) = app.user_with_roles("viewer", &["TaskViewer"]).await;
+    let (_, creator) = app
+        .user_with_roles("creator", &["ExternalTasksCreator"])
+        .await;
+    let (_, other_creator) = app
+        .user_with_roles("other-creator", &["ExternalTasksCreator"])
+        .await;
+    // The user the administration routes act on.
+    let (target_id, _) = app.user_with_roles("target", &[]).await;
+    People {
+        plain,
+        viewer,
+        creator,
+        other_creator,
+        target_id,
+    }
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn every_route_refuses_nobody_and_the_unpermitted_and_serves_the_permitted(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let people = people(&app).await;
+
+    // The table covers every route the OpenAPI document lists.
+    let doc = expect_status(
+        app.client
+            .get(app.url("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    documented.remove(&("POST".to_owned(), "/api/auth/token".to_owned()));
+    let cases = rest_cases();
+    let tabled: BTreeSet<(String, String)> = cases
+        .iter()
+        .map(|c| (c.method.to_owned(), c.path.to_owned()))
+        .collect();
+    assert_eq!(
+        documented, tabled,
+        "every documented route is in the permission table"
+    );
+
+    for case in &cases {
+        let f = fixture(&app, &people).await;
+        let path = fill(case.path, &f, &people);
+        assert_eq!(
+            call(&app, case.method, &path, &case.body, None).await,
+            401,
+            "{} {} as nobody",
+            case.method,
+            case.path
+        );
+        for who in case.denied {
+            let token = people.token(*who, &app.token);
+            let code = call(&app, case.method, &path, &case.body, Some(&token)).await;
+            assert_eq!(code, 403, "{} {} as {who:?}", case.method, case.path);
+        }
+        let token = people.token(case.allowed, &app.token);
+        let code = call(&app, case.method, &path, &case.body, Some(&token)).await;
+        assert!(
+            (200..300).contains(&code),
+            "{} {} as {:?} gave {code}",
+            case.method,
+            case.path,
+            case.allowed
+        );
+    }
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn manage_tasks_may_change_any_job(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let people = people(&app).await;
+    let f = fixture(&app, &people).await;
+    let ended = app
+        .post(
+            &format!("/api/jobs/{}/end", f.job),
+            &json!({ "status": "aborted" }),
+        )
+        .await;
+    assert_eq!(ended.status(), 200);
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_revoked_api_token_is_refused_on_the_next_request(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (creator_id, _) = app
+        .user_with_roles("plugin", &["ExternalTasksCreator"])
+        .await;
+    let token = expect_status(
+        app.post(
+            "/api/tokens",
+            &json!({ "name": "ci", "user_id": creator_id }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let secret = token["token"].as_str().unwrap().to_owned();
+    let plugin = app.as_token(&secret);
+    let job = plugin.add_job("from the plug-in").await;
+    assert_eq!(job["owner"].as_str().unwrap(), creator_id);
+    let listed = expect_status(app.get("/api/tokens").await, 200).await;
+    assert!(
+        listed["items"][0].get("token").is_none(),
+        "secrets are shown once"
+    );
+    let revoke = app
+        .client
+        .delete(app.url(&format!("/api/tokens/{}", id(&token))))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 204);
+    expect_problem(plugin.get("/api/jobs").await, 401, "revoked").await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_disabled_user_is_refused_at_once(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (user_id, token) = app.user_with_roles("soon-gone", &["TaskViewer"]).await;
+    let viewer = app.as_token(&token);
+    expect_status(viewer.get("/api/jobs").await, 200).await;
+    expect_status(
+        app.post(&format!("/api/users/{user_id}/disable"), &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(viewer.get("/api/jobs").await.status(), 401);
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn failed_sign_ins_are_throttled_and_audited(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let attempt = |password: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/auth/token"))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", ADMIN),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("wrong").await, 400);
+    }
+    // Even the right password is refused while throttled.
+    assert_eq!(attempt(PASSWORD).await, 429);
+    let audit = expect_status(app.get("/api/audit").await, 200).await;
+    let failures = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["action"] == "sign_in" && e["success"] == false && e["address"] == "127.0.0.1"
+        })
+        .count();
+    assert_eq!(failures, 5);
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn roles_can_be_created_attached_and_detached(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let roles = expect_status(app.get("/api/roles").await, 200).await;
+    let names: Vec<&str> = roles["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"SuperUser")
+            && names.contains(&"ExternalTasksCreator")
+            && names.contains(&"TaskViewer")
+    );
+    let creator = roles["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "ExternalTasksCreator")
+        .unwrap();
+    assert_eq!(
+        creator["action_groups"],
+        json!(["INJECT_EXTERNAL_TASKS", "VIEW_TASKS"])
+    );
+
+    expect_status(
+        app.post(
+            "/api/roles",
+            &json!({ "name": "Injector", "action_groups": ["INJECT_EXTERNAL_TASKS"] }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    expect_problem(
+        app.post(
+            "/api/roles",
+            &json!({ "name": "Injector", "action_groups": [] }),
+        )
+        .await,
+        409,
+        "Injector",
+    )
+    .await;
+    expect_problem(
+        app.post(
+            "/api/roles",
+            &json!({ "name": "Bad", "action_groups": ["FLY"] }),
+        )
+        .await,
+        400,
+        "action_groups",
+    )
+    .await;
+
+    let (user_id, token) = app.user_with_roles("inj", &["Injector"]).await;
+    let injector = app.as_token(&token);
+    injector.add_job("allowed").await;
+    assert_eq!(
+        injector.get("/api/jobs").await.status(),
+        403,
+        "Injector cannot view"
+    );
+    let detach = app
+        .client
+        .delete(app.url(&format!("/api/users/{user_id}/roles/Injector")))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(detach.status(), 200);
+    assert_eq!(
+        injector
+            .post("/api/jobs", &json!({ "description": "x" }))
+            .await
+            .status(),
+        403
+    );
+}
