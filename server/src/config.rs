@@ -44,6 +44,10 @@ pub struct Config {
     #[arg(long, env = "STEPWISE_SESSION_TTL_SECONDS", default_value_t = 43200)]
     pub session_ttl_seconds: i64,
 
+    /// How long the event journal keeps events, in hours (older positions get `resync`).
+    #[arg(long, env = "STEPWISE_EVENT_RETENTION_HOURS", default_value_t = 24)]
+    pub event_retention_hours: i64,
+
     /// Most database connections this process opens.
     #[arg(long, env = "STEPWISE_DB_MAX_CONNECTIONS", default_value_t = 20)]
     pub db_max_connections: u32,

@@ -1,6 +1,7 @@
 //! The Stepwise server: configuration, start-up, the REST API, the UI's assets and server functions.
 
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod site;
 pub mod startup;

@@ -12,10 +12,12 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::events::EventHub;
 use crate::http::{self, AppState, Settings};
 
 /// The migrations of `migrations/`, embedded in the binary.
@@ -25,6 +27,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     address: SocketAddr,
+    /// Tells long-lived work (event streams, background loops) to stop.
+    stop: watch::Sender<bool>,
 }
 
 impl Application {
@@ -41,19 +45,27 @@ impl Application {
         let settings = Settings {
             token_ttl: chrono::Duration::seconds(config.token_ttl_seconds.max(60)),
             session_ttl: chrono::Duration::seconds(config.session_ttl_seconds.max(60)),
+            event_retention: chrono::Duration::hours(config.event_retention_hours.max(1)),
         };
-        let router = crate::site::serve(app_router(engine, settings), &config.site_root, index);
-        Application::bind(config.bind, router).await
+        let (stop, stopped) = watch::channel(false);
+        let router = app_router(engine, settings, stopped).await?;
+        let router = crate::site::serve(router, &config.site_root, index);
+        Application::bind(config.bind, router, stop).await
     }
 
     /// Serve an already migrated pool without a UI (the test harness).
     pub async fn for_tests(pool: PgPool, settings: Settings) -> anyhow::Result<Application> {
         let engine = Engine::new(pool);
-        let router = app_router(engine, settings);
-        Application::bind("127.0.0.1:0".parse().expect("static address"), router).await
+        let (stop, stopped) = watch::channel(false);
+        let router = app_router(engine, settings, stopped).await?;
+        Application::bind("127.0.0.1:0".parse().expect("static address"), router, stop).await
     }
 
-    async fn bind(address: SocketAddr, router: Router) -> anyhow::Result<Application> {
+    async fn bind(
+        address: SocketAddr,
+        router: Router,
+        stop: watch::Sender<bool>,
+    ) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(address).await.with_context(|| {
             format!("cannot listen on {address} (is another server using it? set STEPWISE_BIND)")
         })?;
@@ -62,6 +74,7 @@ impl Application {
             listener,
             router,
             address,
+            stop,
         })
     }
 
@@ -76,6 +89,12 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
+        let stop = self.stop;
+        let shutdown = async move {
+            shutdown.await;
+            // End event streams and background loops, so open connections can finish.
+            let _ = stop.send(true);
+        };
         axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await
@@ -83,12 +102,21 @@ impl Application {
     }
 }
 
-fn app_router(engine: Engine, settings: Settings) -> Router {
+async fn app_router(
+    engine: Engine,
+    settings: Settings,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<Router> {
+    let events = EventHub::start(engine.clone(), stopped.clone())
+        .await
+        .context("listening for events on PostgreSQL failed")?;
+    crate::events::spawn_journal_retention(engine.clone(), settings.event_retention, stopped);
     let state = AppState {
         engine,
+        events: Some(events),
         settings: Arc::new(settings),
     };
-    http::router(state)
+    Ok(http::router(state)
         .layer(CatchPanicLayer::custom(|_| {
             http::error::ApiError::new(
                 axum::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -97,7 +125,7 @@ fn app_router(engine: Engine, settings: Settings) -> Router {
             )
             .into_response_boxed()
         }))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http()))
 }
 
 /// Connect, creating the database when the server has none of that name.

@@ -5,6 +5,7 @@
 mod admin;
 mod audit;
 mod error;
+pub mod events;
 mod idempotency;
 mod jobs;
 mod rows;

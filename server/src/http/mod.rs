@@ -25,6 +25,7 @@ use leptos::prelude::provide_context;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    pub events: Option<crate::events::EventHub>,
     pub settings: Arc<Settings>,
 }
 
@@ -33,6 +34,7 @@ pub struct AppState {
 pub struct Settings {
     pub token_ttl: chrono::Duration,
     pub session_ttl: chrono::Duration,
+    pub event_retention: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -40,6 +42,7 @@ impl Default for Settings {
         Settings {
             token_ttl: chrono::Duration::hours(1),
             session_ttl: chrono::Duration::hours(12),
+            event_retention: chrono::Duration::hours(24),
         }
     }
 }
@@ -49,6 +52,7 @@ pub fn api_router() -> Router<AppState> {
     Router::new()
         .route("/auth/token", post(auth::token))
         .route("/capabilities", get(meta::capabilities))
+        .route("/events", get(crate::events::stream))
         .route("/openapi.json", get(openapi::document))
         .route("/users", post(admin::create_user).get(admin::list_users))
         .route("/users/{user_id}/disable", post(admin::disable_user))

@@ -12,6 +12,7 @@ use super::{admin, auth, error, jobs, meta, steps};
     paths(
         auth::token,
         meta::capabilities,
+        crate::events::stream,
         jobs::add, jobs::list, jobs::get, jobs::end, jobs::clear,
         steps::add, steps::list, steps::get, steps::end, steps::progress,
         admin::create_user, admin::list_users, admin::disable_user, admin::enable_user,

@@ -16,6 +16,28 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub token: String,
     pub pool: PgPool,
+    /// Stops the server (its event listener holds a connection) when the test ends.
+    pub stop: Option<std::sync::Arc<tokio::sync::watch::Sender<bool>>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The last handle on this server stops it.
+        if let Some(stop) = self.stop.take() {
+            if std::sync::Arc::strong_count(&stop) == 1 {
+                let _ = stop.send(true);
+            }
+        }
+    }
+}
+
+/// Run a server until its `TestApp` is dropped.
+pub fn run(server: Application) -> std::sync::Arc<tokio::sync::watch::Sender<bool>> {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(server.run_until_stopped(async move {
+        let _ = stopped.changed().await;
+    }));
+    std::sync::Arc::new(stop)
 }
 
 pub async fn spawn_app(pool: PgPool) -> TestApp {
@@ -31,13 +53,14 @@ pub async fn spawn_app_with(pool: PgPool, settings: Settings) -> TestApp {
         .await
         .expect("server starts");
     let base = format!("http://{}", app.address());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let stop = run(app);
     let client = reqwest::Client::new();
     let mut test_app = TestApp {
         base,
         client,
         token: String::new(),
         pool,
+        stop: Some(stop),
     };
     test_app.token = test_app.sign_in(ADMIN, PASSWORD).await;
     test_app
@@ -196,6 +219,7 @@ impl TestApp {
             client: self.client.clone(),
             token: token.to_owned(),
             pool: self.pool.clone(),
+            stop: self.stop.clone(),
         }
     }
 }

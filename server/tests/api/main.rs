@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod concurrency;
+mod events;
 mod idempotency;
 mod input;
 mod jobs;

@@ -76,6 +76,7 @@ fn case(
 fn rest_cases() -> Vec<Case> {
     vec![
         case("GET", "/api/capabilities", json!(null), ANYONE),
+        case("GET", "/api/events", json!(null), VIEW),
         case("POST", "/api/jobs", json!({ "description": "d" }), INJECT),
         case("GET", "/api/jobs", json!(null), VIEW),
         case("GET", "/api/jobs/{job_id}", json!(null), VIEW),

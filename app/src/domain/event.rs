@@ -1,0 +1,33 @@
+//! Live events: every change to a job or step, numbered by `seq`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// One journal entry. `data` is the job (`job.*`) or step (`step.*`) as it is after the change, in the
+/// same shape as the REST API returns it (a job without `steps`); `job.purged` carries only the id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    /// `job.created`, `job.updated`, `job.purged`, `step.created` or `step.updated`.
+    pub kind: String,
+    pub job_id: Uuid,
+    pub is_external: bool,
+    pub data: serde_json::Value,
+}
+
+/// Which events a subscriber wants.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFilter {
+    pub job_id: Option<Uuid>,
+    pub external: Option<bool>,
+}
+
+impl EventFilter {
+    pub fn matches(&self, e: &Event) -> bool {
+        self.job_id.is_none_or(|j| j == e.job_id)
+            && self.external.is_none_or(|x| x == e.is_external)
+    }
+}

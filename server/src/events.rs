@@ -1,0 +1,307 @@
+//! The process's event hub and the `GET /api/events` Server-Sent Events stream.
+//!
+//! One task per process listens on PostgreSQL (`LISTEN`): writers' triggers wake it to number new
+//! events (any process may; one at a time), and numbered events wake every process to read them from
+//! the journal and broadcast them to its subscribers. The journal is the truth: a subscriber that falls
+//! behind the bounded broadcast, or reconnects with `Last-Event-ID`, catches up from the database.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use app::domain::{Event, EventFilter};
+use app::service::events::{EVENTS_CHANNEL, PENDING_CHANNEL};
+use app::service::Engine;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use serde::Deserialize;
+use sqlx::postgres::PgListener;
+use tokio::sync::{broadcast, mpsc, watch};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{ApiQuery, Authenticated};
+use crate::http::AppState;
+
+/// Events kept in memory for in-process subscribers; beyond that a subscriber catches up from the
+/// database.
+const BROADCAST_CAPACITY: usize = 4096;
+/// Events read from the journal per query.
+const PAGE: i64 = 500;
+/// Events buffered per connection before the sender waits for the client.
+const CONNECTION_BUFFER: usize = 256;
+/// How often the hub looks at the journal even without a notification (a lost connection, say).
+const SAFETY_TICK: Duration = Duration::from_millis(1000);
+
+/// The per-process hub: a broadcast of every numbered event, in order, and a shutdown signal.
+#[derive(Clone)]
+pub struct EventHub {
+    sender: broadcast::Sender<Event>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl EventHub {
+    /// Start the hub's task. It ends when `shutdown` turns true.
+    pub async fn start(
+        engine: Engine,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<EventHub> {
+        let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let mut listener = PgListener::connect_with(engine.pool()).await?;
+        listener
+            .listen_all([EVENTS_CHANNEL, PENDING_CHANNEL])
+            .await?;
+        let head = engine
+            .event_head()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let hub = EventHub {
+            sender: sender.clone(),
+            shutdown: shutdown.clone(),
+        };
+        tokio::spawn(run_hub(engine, listener, sender, head, shutdown));
+        Ok(hub)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.sender.subscribe()
+    }
+}
+
+async fn run_hub(
+    engine: Engine,
+    mut listener: PgListener,
+    sender: broadcast::Sender<Event>,
+    mut last: i64,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(SAFETY_TICK);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+            received = listener.recv() => {
+                if let Err(e) = received {
+                    tracing::warn!(error = %e, "event listener lost its connection; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+        if let Err(e) = engine.sequence_events().await {
+            tracing::warn!(error = %e, "numbering events failed");
+        }
+        loop {
+            match engine.events_after(last, PAGE).await {
+                Ok(batch) => {
+                    let full = batch.len() as i64 == PAGE;
+                    for event in batch {
+                        last = event.seq;
+                        // No subscribers is fine.
+                        let _ = sender.send(event);
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading events failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Query of `GET /api/events`.
+#[derive(Deserialize, IntoParams)]
+pub struct EventsQuery {
+    /// Only this job's events.
+    job_id: Option<Uuid>,
+    /// Only plug-in jobs' events (`true`) or only internal ones (`false`).
+    external: Option<bool>,
+    /// Resume after this event (as the `Last-Event-ID` header).
+    last_event_id: Option<i64>,
+}
+
+/// `GET /api/events`: Server-Sent Events, `id:` = sequence number. Resume with `Last-Event-ID`
+/// (header or query): exactly the events missed, none twice. An `event: resync` means the position is
+/// older than the journal keeps (or unknown): reload your view, then follow from its `id`.
+#[utoipa::path(get, path = "/api/events", tag = "events", params(EventsQuery,
+        ("Last-Event-ID" = Option<i64>, Header, description = "The last event seen")),
+    responses(
+        (status = 200, description = "text/event-stream of events (`event:` = kind, `data:` = Event JSON)", body = Event, content_type = "text/event-stream"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn stream(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ApiQuery(query): ApiQuery<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.engine.authorize_events(&caller)?;
+    let from_header = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| {
+                    ApiError::field("Last-Event-ID", "must be a event sequence number")
+                })?,
+        ),
+    };
+    let filter = EventFilter {
+        job_id: query.job_id,
+        external: query.external,
+    };
+    let hub = state.events.clone().ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "events are not available",
+        )
+    })?;
+    // Without a position, start from now.
+    let start = match from_header.or(query.last_event_id) {
+        Some(n) => n,
+        None => state.engine.event_head().await?,
+    };
+    let (tx, rx) = mpsc::channel::<SseEvent>(CONNECTION_BUFFER);
+    tokio::spawn(feed(state.engine.clone(), caller, hub, filter, start, tx));
+    let stream = ReceiverStream(rx);
+    Ok(Sse::new(stream)
+        .keep_alive(
+            KeepAlive::new()
+                .interval(Duration::from_secs(15))
+                .text("keep-alive"),
+        )
+        .into_response())
+}
+
+/// One subscriber: catch up from the journal, then follow the hub, falling back to the journal
+/// whenever it falls behind. Ends when the client goes away or the server stops.
+async fn feed(
+    engine: Engine,
+    caller: app::service::Caller,
+    hub: EventHub,
+    filter: EventFilter,
+    mut last: i64,
+    tx: mpsc::Sender<SseEvent>,
+) {
+    let mut shutdown = hub.shutdown.clone();
+    // Subscribe before reading the journal, so nothing falls between the two.
+    let mut live = hub.subscribe();
+    let head = engine.event_head().await.unwrap_or(0);
+    let tail = engine.event_tail().await.ok().flatten();
+    let lost = last > head || tail.is_some_and(|t| last < t - 1) || (tail.is_none() && last < head);
+    if lost {
+        let resync = SseEvent::default()
+            .event("resync")
+            .id(head.to_string())
+            .data(format!(
+                "{{\"reason\":\"the position {last} is older than the journal keeps or unknown\",\"head\":{head}}}"
+            ));
+        if tx.send(resync).await.is_err() {
+            return;
+        }
+        last = head;
+    }
+    loop {
+        if !catch_up(&engine, &caller, &filter, &mut last, &tx).await {
+            return;
+        }
+        loop {
+            let received = tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tx.closed() => return,
+                received = live.recv() => received,
+            };
+            match received {
+                Ok(event) => {
+                    if event.seq <= last {
+                        continue;
+                    }
+                    last = event.seq;
+                    if filter.matches(&event) && tx.send(sse(&event)).await.is_err() {
+                        return;
+                    }
+                }
+                // Too slow for the in-memory buffer: the journal has everything.
+                Err(broadcast::error::RecvError::Lagged(_)) => break,
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+}
+
+/// Send every matching event after `last` from the journal. False when the client has gone.
+async fn catch_up(
+    engine: &Engine,
+    caller: &app::service::Caller,
+    filter: &EventFilter,
+    last: &mut i64,
+    tx: &mpsc::Sender<SseEvent>,
+) -> bool {
+    loop {
+        let Ok((events, _)) = engine.replay_events(caller, *last, filter, PAGE).await else {
+            return false;
+        };
+        let full = events.len() as i64 == PAGE;
+        for event in events {
+            *last = event.seq;
+            if tx.send(sse(&event)).await.is_err() {
+                return false;
+            }
+        }
+        if !full {
+            return true;
+        }
+    }
+}
+
+fn sse(event: &Event) -> SseEvent {
+    SseEvent::default()
+        .id(event.seq.to_string())
+        .event(event.kind.clone())
+        .data(serde_json::to_string(event).unwrap_or_default())
+}
+
+/// A stream over an mpsc receiver.
+struct ReceiverStream(mpsc::Receiver<SseEvent>);
+
+impl Stream for ReceiverStream {
+    type Item = Result<SseEvent, Infallible>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|e| e.map(Ok))
+    }
+}
+
+/// Forget old events now and then.
+pub fn spawn_journal_retention(
+    engine: Engine,
+    retention: chrono::Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tick.tick() => {
+                    match engine.purge_journal(retention).await {
+                        Ok(n) if n > 0 => tracing::info!(purged = n, "forgot old events"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "purging the event journal failed"),
+                    }
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,315 @@
+//! The event journal and `GET /api/events`: resumable, exactly once, in order, across processes.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use stepwise::http::Settings;
+use stepwise::startup::Application;
+
+use crate::helpers::*;
+
+/// A parsed Server-Sent Event.
+#[derive(Debug, Clone)]
+struct Sse {
+    id: Option<i64>,
+    event: String,
+    data: Value,
+}
+
+/// An open event stream.
+struct Subscription {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl Subscription {
+    async fn open(app: &TestApp, query: &str, last_event_id: Option<i64>) -> Subscription {
+        let mut request = app
+            .client
+            .get(app.url(&format!("/api/events{query}")))
+            .bearer_auth(&app.token);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
+        Subscription {
+            body: Box::pin(response.bytes_stream()),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (keep-alive comments skipped), or None after `wait` of silence.
+    async fn next(&mut self, wait: Duration) -> Option<Sse> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                let mut sse = Sse {
+                    id: None,
+                    event: "message".into(),
+                    data: Value::Null,
+                };
+                let mut data = String::new();
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        sse.id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        sse.event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if data.is_empty() && sse.id.is_none() {
+                    continue; // a comment
+                }
+                sse.data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                return Some(sse);
+            }
+            match tokio::time::timeout(wait, self.body.next()).await {
+                Ok(Some(Ok(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Events until `count` have arrived (panics after 10 s of silence).
+    async fn take(&mut self, count: usize) -> Vec<Sse> {
+        let mut out = Vec::new();
+        while out.len() < count {
+            match self.next(Duration::from_secs(10)).await {
+                Some(e) => out.push(e),
+                None => panic!("only {} of {count} events arrived: {out:?}", out.len()),
+            }
+        }
+        out
+    }
+}
+
+/// A second server process on the same database, with its own connection pool.
+async fn second_process(app: &TestApp) -> TestApp {
+    let options = app.pool.connect_options().as_ref().clone();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let server = Application::for_tests(pool.clone(), Settings::default())
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.address());
+    let stop = run(server);
+    let other = TestApp {
+        base,
+        client: reqwest::Client::new(),
+        token: String::new(),
+        pool,
+        stop: Some(stop),
+    };
+    let token = other.sign_in(ADMIN, PASSWORD).await;
+    other.as_token(&token)
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_change_through_one_process_reaches_a_subscriber_of_another(pool: PgPool) {
+    let one = spawn_app(pool).await;
+    let two = second_process(&one).await;
+    let mut sub = Subscription::open(&two, "", None).await;
+    let job = one.add_job("made on process one").await;
+    let step = one.add_top_step(&job, "a step").await;
+    let events = sub.take(2).await;
+    assert_eq!(events[0].event, "job.created");
+    assert_eq!(events[0].data["data"]["description"], "made on process one");
+    assert_eq!(events[0].data["data"]["owner_name"], ADMIN);
+    assert_eq!(events[1].event, "step.created");
+    assert_eq!(events[1].data["data"]["id"], step["id"]);
+    assert_eq!(events[1].data["data"]["type"], "executing");
+    assert!(events[1].id.unwrap() > events[0].id.unwrap());
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn resuming_with_last_event_id_yields_exactly_the_missed_events(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let mut sub = Subscription::open(&app, "", None).await;
+    let job = app.add_job("j").await;
+    let seen = sub.take(1).await;
+    let last = seen[0].id.unwrap();
+    drop(sub);
+    // While disconnected: a step, its progress, its end, the job's end.
+    let step = app.add_top_step(&job, "s").await;
+    expect_status(
+        app.post(
+            &format!("/api/jobs/{}/steps/{}/progress", id(&job), id(&step)),
+            &json!({ "progress": 50 }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    expect_status(
+        app.end_step(&job, &step, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    expect_status(
+        app.end_job(&job, json!({ "status": "finished" })).await,
+        200,
+    )
+    .await;
+
+    let mut resumed = Subscription::open(&app, "", Some(last)).await;
+    let missed = resumed.take(4).await;
+    let kinds: Vec<&str> = missed.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "step.created",
+            "step.updated",
+            "step.updated",
+            "job.updated"
+        ]
+    );
+    assert_eq!(missed[1].data["data"]["progress"], 50);
+    assert_eq!(missed[3].data["data"]["status"], "finished");
+    let ids: Vec<i64> = missed.iter().map(|e| e.id.unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > last);
+    assert!(
+        resumed.next(Duration::from_millis(600)).await.is_none(),
+        "nothing twice"
+    );
+
+    // The query parameter works as the header does.
+    let mut by_query = Subscription::open(&app, &format!("?last_event_id={last}"), None).await;
+    assert_eq!(by_query.take(4).await.len(), 4);
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn filters_select_a_job_or_the_external_ones(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let a = app.add_job("a").await;
+    let b = app.add_job("b").await;
+    let mut only_b = Subscription::open(&app, &format!("?job_id={}", id(&b)), Some(0)).await;
+    let mut internal = Subscription::open(&app, "?external=false", Some(0)).await;
+    app.add_top_step(&a, "on a").await;
+    app.add_top_step(&b, "on b").await;
+    let events = only_b.take(2).await;
+    assert!(
+        events.iter().all(|e| e.data["job_id"] == b["id"]),
+        "{events:?}"
+    );
+    assert!(
+        internal.next(Duration::from_millis(800)).await.is_none(),
+        "no internal jobs exist"
+    );
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_position_older_than_the_journal_gets_resync(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    for i in 0..3 {
+        app.add_job(&format!("{i}")).await;
+    }
+    // Wait until they are numbered, then forget them.
+    let mut sub = Subscription::open(&app, "", Some(0)).await;
+    sub.take(3).await;
+    sqlx::query("delete from event")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.add_job("after the purge").await;
+    let mut old = Subscription::open(&app, "", Some(1)).await;
+    let first = old.take(1).await.remove(0);
+    assert_eq!(first.event, "resync");
+    assert!(first.id.is_some());
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn events_need_view_tasks(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (_, token) = app.user_with_roles("nobody-special", &[]).await;
+    let response = app
+        .client
+        .get(app.url("/api/events"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = app.client.get(app.url("/api/events")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let response = app
+        .client
+        .get(app.url("/api/events"))
+        .bearer_auth(&app.token)
+        .header("Last-Event-ID", "x")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, 400, "Last-Event-ID").await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn out_of_order_commits_reach_a_subscriber_exactly_once_in_sequence_order(pool: PgPool) {
+    let one = spawn_app(pool).await;
+    let two = second_process(&one).await;
+    let mut sub = Subscription::open(&two, "", None).await;
+    let owner: uuid::Uuid = sqlx::query_scalar("select id from app_user where username = 'admin'")
+        .fetch_one(&one.pool)
+        .await
+        .unwrap();
+
+    // Transactions that write an event early and commit late, while others commit around them.
+    let held = (0..4).map(|i| {
+        let pool = one.pool.clone();
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("insert into job (id, description, status, is_external, owner) values ($1, $2, 'started', true, $3)")
+                .bind(uuid::Uuid::now_v7())
+                .bind(format!("held {i}"))
+                .bind(owner)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(300 + 150 * i)).await;
+            tx.commit().await.unwrap();
+        }
+    });
+    let writers = (0..40).map(|i| {
+        let app = if i % 2 == 0 { &one } else { &two };
+        async move {
+            app.add_job(&format!("quick {i}")).await;
+        }
+    });
+    futures::future::join(
+        futures::future::join_all(held),
+        futures::future::join_all(writers),
+    )
+    .await;
+
+    let events = sub.take(44).await;
+    let ids: Vec<i64> = events.iter().map(|e| e.id.unwrap()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "contiguous, in order, once: {ids:?}"
+    );
+    let held_seen = events
+        .iter()
+        .filter(|e| {
+            e.data["data"]["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("held")
+        })
+        .count();
+    assert_eq!(held_seen, 4);
+    assert!(
+        sub.next(Duration::from_millis(800)).await.is_none(),
+        "nothing twice"
+    );
+}
