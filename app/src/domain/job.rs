@@ -123,6 +123,10 @@ pub struct Job {
     pub end_time: Option<DateTime<Utc>>,
     /// Moves on every change to the job or any of its steps.
     pub last_updated: DateTime<Utc>,
+    /// 0..=100 where known: 100 once finished, else the mean over its top-level steps (an ended step
+    /// counts 100, a running one its progress or 0); none while no step tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<i16>,
     /// The step tree, when asked for with `include=steps`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(no_recursion)]

@@ -90,10 +90,14 @@ pub fn roll_up(node: &StepNode) -> Option<i16> {
     known.then(|| (sum / node.children.len() as i32) as i16)
 }
 
-/// The job-level roll-up over its top steps, by the same rule as [`roll_up`].
+/// The job-level roll-up over its top steps, by the same rule as [`roll_up`]; 100 once finished,
+/// none once failed or aborted.
 pub fn job_progress(status: Status, roots: &[StepNode]) -> Option<i16> {
-    if status == Status::Finished {
-        return Some(100);
+    // A job that failed or was aborted has no meaningful progress.
+    match status {
+        Status::Finished => return Some(100),
+        Status::Failed | Status::Aborted => return None,
+        _ => {}
     }
     let node = StepNode {
         step: Step {

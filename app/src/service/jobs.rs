@@ -161,7 +161,9 @@ impl Engine {
             .bind(job_id)
             .fetch_all(&mut *tx)
             .await?;
-            job.steps = Some(build_tree(rows::steps(steps)?));
+            let tree = build_tree(rows::steps(steps)?);
+            job.progress = crate::domain::job_progress(job.status, &tree);
+            job.steps = Some(tree);
         }
         tx.commit().await?;
         Ok(job)

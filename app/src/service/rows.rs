@@ -8,7 +8,13 @@ use crate::domain::{Job, Status, Step, StepType};
 
 /// The columns of a job row joined with its owner (`j` and `u`).
 pub const JOB_COLUMNS: &str = "j.id, j.description, j.status, j.is_external, j.auto_cleared, \
-     j.owner, u.username as owner_name, j.correlation_id, j.start_time, j.end_time, j.last_updated";
+     j.owner, u.username as owner_name, j.correlation_id, j.start_time, j.end_time, j.last_updated, \
+     case when j.status = 'finished' then 100::smallint \
+          when j.status in ('failed', 'aborted') then null else \
+       (select case when bool_or(t.status in ('finished','failed','aborted') or t.progress is not null) \
+                    then avg(case when t.status in ('finished','failed','aborted') then 100 \
+                                  else coalesce(t.progress, 0) end)::smallint end \
+          from step t where t.job_id = j.id and t.parent_step_id is null) end as progress";
 
 /// The columns of a step row (`s`).
 pub const STEP_COLUMNS: &str = "s.id, s.job_id, s.parent_step_id, s.number, s.step_type, \
@@ -27,6 +33,7 @@ pub struct JobRow {
     start_time: DateTime<Utc>,
     end_time: Option<DateTime<Utc>>,
     last_updated: DateTime<Utc>,
+    progress: Option<i16>,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -44,6 +51,7 @@ impl TryFrom<JobRow> for Job {
             start_time: r.start_time,
             end_time: r.end_time,
             last_updated: r.last_updated,
+            progress: r.progress,
             steps: None,
         })
     }

@@ -1,45 +1,116 @@
-//! The Tasks pane.
+//! The Tasks pane: sign-in, the jobs list with live updates and step trees, a job's detail with its
+//! timeline, and the administration pages.
+
+mod admin;
+mod detail;
+mod format;
+mod jobs;
+mod live;
+mod signin;
+mod tree;
 
 use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
 
-use crate::api::server_status;
+use crate::api::{current_user, sign_out};
+use crate::domain::{ActionGroup, Me};
+
+/// The signed-in user, for every page.
+pub fn use_me() -> Me {
+    expect_context::<Me>()
+}
 
 #[component]
 pub fn App() -> impl IntoView {
-    let status = LocalResource::new(server_status);
+    let me = LocalResource::new(current_user);
+    let (signed_in, set_signed_in) = signal(None::<Me>);
+    view! {
+        <Router>
+            <Suspense fallback=|| view! { <div class="boot" aria-busy="true">"Loading Stepwise…"</div> }>
+                {move || {
+                    let who = signed_in.get().or_else(|| me.get().and_then(|r| r.ok()).flatten());
+                    match (who, me.get()) {
+                        (Some(me), _) => view! { <Shell me/> }.into_any(),
+                        (None, Some(Err(e))) => {
+                            view! {
+                                <main class="page">
+                                    <h1>"Stepwise"</h1>
+                                    <p class="error" role="alert">{e.to_string()}</p>
+                                </main>
+                            }
+                                .into_any()
+                        }
+                        (None, Some(Ok(None))) => {
+                            view! { <signin::SignIn on_signed_in=move |me| set_signed_in.set(Some(me))/> }
+                                .into_any()
+                        }
+                        _ => view! { <div class="boot">"Loading Stepwise…"</div> }.into_any(),
+                    }
+                }}
+            </Suspense>
+        </Router>
+    }
+}
+
+/// The signed-in frame: header with navigation, connection state and the user; the routed page.
+#[component]
+fn Shell(me: Me) -> impl IntoView {
+    provide_context(me.clone());
+    live::provide_live();
+    live::provide_clock();
+    let admin = me.can(ActionGroup::ManageUsers);
+    let do_sign_out = move |_| {
+        leptos::task::spawn_local(async move {
+            let _ = sign_out().await;
+            reload_to("/");
+        });
+    };
     view! {
         <header class="top">
             <h1>"Stepwise"</h1>
-            <p class="tagline">"Jobs and steps, live."</p>
+            <nav aria-label="Main">
+                <A href="/">"Tasks"</A>
+                <Show when=move || admin>
+                    <A href="/admin/users">"Users"</A>
+                    <A href="/admin/roles">"Roles"</A>
+                    <A href="/admin/tokens">"API tokens"</A>
+                    <A href="/admin/audit">"Audit log"</A>
+                </Show>
+            </nav>
+            <span class="spacer"></span>
+            <live::ConnectionBadge/>
+            <span class="who" data-testid="signed-in-user">{me.username.clone()}</span>
+            <button type="button" class="link" on:click=do_sign_out>"Sign out"</button>
         </header>
         <main class="page">
-            <section class="card" aria-live="polite">
-                <h2>"Server"</h2>
-                <Suspense fallback=|| view! { <p class="muted">"Connecting…"</p> }>
-                    {move || {
-                        status
-                            .get()
-                            .map(|result| match result {
-                                Ok(s) => {
-                                    view! {
-                                        <p data-testid="server-status">
-                                            {format!("Stepwise {} · {}", s.version, s.database)}
-                                        </p>
-                                    }
-                                        .into_any()
-                                }
-                                Err(e) => {
-                                    view! {
-                                        <p class="error" role="alert">
-                                            {format!("The server could not be reached: {e}")}
-                                        </p>
-                                    }
-                                        .into_any()
-                                }
-                            })
-                    }}
-                </Suspense>
-            </section>
+            <Routes fallback=|| view! { <p>"There is no such page."</p> }>
+                <Route path=path!("/") view=jobs::JobsPage/>
+                <Route path=path!("/jobs/:id") view=detail::JobDetail/>
+                <Route path=path!("/admin/users") view=admin::UsersPage/>
+                <Route path=path!("/admin/roles") view=admin::RolesPage/>
+                <Route path=path!("/admin/tokens") view=admin::TokensPage/>
+                <Route path=path!("/admin/audit") view=admin::AuditPage/>
+            </Routes>
         </main>
     }
+}
+
+/// Leave the app for `href` with a full page load (after sign-in or sign-out).
+pub fn reload_to(href: &str) {
+    #[cfg(feature = "csr")]
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().set_href(href);
+    }
+    #[cfg(not(feature = "csr"))]
+    let _ = href;
+}
+
+/// An error from the server, in words; a lost session sends the person to sign in again.
+#[component]
+pub fn ErrorNote(error: crate::api::AppError) -> impl IntoView {
+    if error.is_unauthorized() {
+        reload_to("/");
+    }
+    view! { <p class="error" role="alert">{error.to_string()}</p> }
 }

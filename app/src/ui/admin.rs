@@ -1,0 +1,285 @@
+//! Administration pages: users and their roles, roles, API tokens, the audit log.
+
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use super::format;
+use super::ErrorNote;
+use crate::api::{
+    create_role, create_token, create_user, list_audit, list_roles, list_tokens, list_users,
+    revoke_token, set_user_disabled, set_user_role,
+};
+use crate::domain::{ActionGroup, Role, User};
+
+/// Run a server call and report in words.
+fn report<T: 'static>(
+    status: RwSignal<Option<Result<String, String>>>,
+    reload: RwSignal<u32>,
+    ok: &'static str,
+    call: impl std::future::Future<Output = Result<T, crate::api::AppError>> + 'static,
+) {
+    leptos::task::spawn_local(async move {
+        status.set(Some(match call.await {
+            Ok(_) => Ok(ok.to_owned()),
+            Err(e) => Err(e.to_string()),
+        }));
+        reload.update(|n| *n += 1);
+    });
+}
+
+#[component]
+fn Note(status: RwSignal<Option<Result<String, String>>>) -> impl IntoView {
+    move || {
+        status.get().map(|m| match m {
+            Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
+            Err(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
+        })
+    }
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let reload = RwSignal::new(0u32);
+    let status = RwSignal::new(None);
+    let users = LocalResource::new(move || {
+        let _ = reload.get();
+        list_users()
+    });
+    let roles = LocalResource::new(list_roles);
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        report(
+            status,
+            reload,
+            "User created.",
+            create_user(username.get_untracked(), password.get_untracked()),
+        );
+        username.set(String::new());
+        password.set(String::new());
+    };
+    view! {
+        <h2>"Users"</h2>
+        <form class="card inline-form" on:submit=add aria-label="New user">
+            <div class="field"><label for="new-user">"User name"</label>
+                <input id="new-user" required prop:value=move || username.get() on:input=move |ev| username.set(event_target_value(&ev))/></div>
+            <div class="field"><label for="new-password">"Password"</label>
+                <input id="new-password" type="password" autocomplete="new-password" required minlength="8"
+                    prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/></div>
+            <button type="submit" class="primary">"Add user"</button>
+        </form>
+        <Note status/>
+        <Suspense fallback=|| view! { <p aria-busy="true">"Loading users…"</p> }>
+            {move || {
+                let role_names: Vec<String> = roles.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().map(|r| r.name).collect();
+                users.get().map(|r| match r {
+                    Err(e) => view! { <ErrorNote error=e/> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="card table">
+                            <thead><tr><th>"User"</th><th>"Roles"</th><th>"State"</th><th>"Give role"</th><th></th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|u| view! { <UserRow user=u role_names=role_names.clone() status reload/> }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn UserRow(
+    user: User,
+    role_names: Vec<String>,
+    status: RwSignal<Option<Result<String, String>>>,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
+    let id: Uuid = user.id;
+    let disabled = user.disabled;
+    let name = user.username.clone();
+    let attach = move |ev: leptos::ev::Event| {
+        let role = event_target_value(&ev);
+        if !role.is_empty() {
+            report(status, reload, "Role given.", set_user_role(id, role, true));
+        }
+    };
+    view! {
+        <tr data-testid="user-row" data-username=name.clone()>
+            <td>{name.clone()}</td>
+            <td>
+                {user.roles.iter().map(|r| {
+                    let role = r.clone();
+                    view! {
+                        <span class="chip">{r.clone()}
+                            <button type="button" class="link" aria-label=format!("Take {} from {}", r, name)
+                                on:click=move |_| report(status, reload, "Role taken away.", set_user_role(id, role.clone(), false))>"×"</button>
+                        </span>
+                    }
+                }).collect_view()}
+            </td>
+            <td>{if disabled { "Disabled" } else { "Active" }}</td>
+            <td>
+                <label class="visually-hidden" for=format!("give-{id}")>{format!("Give {} a role", user.username)}</label>
+                <select id=format!("give-{id}") on:change=attach>
+                    <option value="">"Choose a role…"</option>
+                    {role_names.into_iter().filter(|r| !user.roles.contains(r)).map(|r| view! { <option value=r.clone()>{r.clone()}</option> }).collect_view()}
+                </select>
+            </td>
+            <td>
+                <button type="button" on:click=move |_| report(status, reload,
+                    if disabled { "User enabled." } else { "User disabled." }, set_user_disabled(id, !disabled))>
+                    {if disabled { "Enable" } else { "Disable" }}
+                </button>
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+pub fn RolesPage() -> impl IntoView {
+    let reload = RwSignal::new(0u32);
+    let status = RwSignal::new(None);
+    let roles = LocalResource::new(move || {
+        let _ = reload.get();
+        list_roles()
+    });
+    let name = RwSignal::new(String::new());
+    let chosen = RwSignal::new(Vec::<ActionGroup>::new());
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        report(
+            status,
+            reload,
+            "Role created.",
+            create_role(name.get_untracked(), chosen.get_untracked()),
+        );
+    };
+    view! {
+        <h2>"Roles"</h2>
+        <form class="card inline-form" on:submit=add aria-label="New role">
+            <div class="field"><label for="role-name">"Role name"</label>
+                <input id="role-name" required prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/></div>
+            <fieldset class="field"><legend>"Permissions"</legend>
+                {ActionGroup::ALL.into_iter().map(|g| view! {
+                    <label class="check"><input type="checkbox" on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        chosen.update(|c| { c.retain(|x| *x != g); if on { c.push(g); } });
+                    }/>" "{g.as_str()}</label>
+                }).collect_view()}
+            </fieldset>
+            <button type="submit" class="primary">"Create role"</button>
+        </form>
+        <Note status/>
+        <Suspense fallback=|| view! { <p aria-busy="true">"Loading roles…"</p> }>
+            {move || roles.get().map(|r| match r {
+                Err(e) => view! { <ErrorNote error=e/> }.into_any(),
+                Ok(list) => view! {
+                    <table class="card table">
+                        <thead><tr><th>"Role"</th><th>"Permissions"</th><th>"Shipped"</th></tr></thead>
+                        <tbody>{list.into_iter().map(|r: Role| view! {
+                            <tr><td>{r.name.clone()}</td>
+                                <td>{r.action_groups.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", ")}</td>
+                                <td>{if r.builtin { "Yes" } else { "No" }}</td></tr>
+                        }).collect_view()}</tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    let reload = RwSignal::new(0u32);
+    let status = RwSignal::new(None);
+    let tokens = LocalResource::new(move || {
+        let _ = reload.get();
+        list_tokens()
+    });
+    let users = LocalResource::new(list_users);
+    let name = RwSignal::new(String::new());
+    let user = RwSignal::new(String::new());
+    let secret = RwSignal::new(None::<String>);
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let user_id = Uuid::parse_str(&user.get_untracked()).ok();
+        let name = name.get_untracked();
+        leptos::task::spawn_local(async move {
+            match create_token(name, user_id).await {
+                Ok(t) => {
+                    secret.set(t.token);
+                    status.set(None);
+                }
+                Err(e) => status.set(Some(Err(e.to_string()))),
+            }
+            reload.update(|n| *n += 1);
+        });
+    };
+    view! {
+        <h2>"API tokens"</h2>
+        <form class="card inline-form" on:submit=add aria-label="New API token">
+            <div class="field"><label for="token-name">"Name"</label>
+                <input id="token-name" required placeholder="e.g. backup plug-in" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/></div>
+            <div class="field"><label for="token-user">"Acts as"</label>
+                <select id="token-user" on:change=move |ev| user.set(event_target_value(&ev))>
+                    <option value="">"Me"</option>
+                    {move || users.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().map(|u| view! { <option value=u.id.to_string()>{u.username}</option> }).collect_view()}
+                </select></div>
+            <button type="submit" class="primary">"Create token"</button>
+        </form>
+        {move || secret.get().map(|s| view! {
+            <div class="card secret" role="status">
+                <p>"Copy this token now; it will not be shown again:"</p>
+                <code data-testid="new-token">{s}</code>
+            </div>
+        })}
+        <Note status/>
+        <Suspense fallback=|| view! { <p aria-busy="true">"Loading tokens…"</p> }>
+            {move || tokens.get().map(|r| match r {
+                Err(e) => view! { <ErrorNote error=e/> }.into_any(),
+                Ok(list) => view! {
+                    <table class="card table">
+                        <thead><tr><th>"Name"</th><th>"Acts as"</th><th>"Created"</th><th>"State"</th><th></th></tr></thead>
+                        <tbody>{list.into_iter().map(|t| {
+                            let id = t.id;
+                            let revoked = t.revoked_at.is_some();
+                            view! {
+                                <tr><td>{t.name.clone()}</td><td>{t.username.clone()}</td><td>{format::time(t.created_at)}</td>
+                                    <td>{if revoked { "Revoked" } else { "Active" }}</td>
+                                    <td><Show when=move || !revoked>
+                                        <button type="button" on:click=move |_| report(status, reload, "Token revoked.", revoke_token(id))>"Revoke"</button>
+                                    </Show></td></tr>
+                            }
+                        }).collect_view()}</tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    let entries = LocalResource::new(|| list_audit(None));
+    view! {
+        <h2>"Audit log"</h2>
+        <Suspense fallback=|| view! { <p aria-busy="true">"Loading the audit log…"</p> }>
+            {move || entries.get().map(|r| match r {
+                Err(e) => view! { <ErrorNote error=e/> }.into_any(),
+                Ok(list) => view! {
+                    <table class="card table">
+                        <thead><tr><th>"When"</th><th>"Who"</th><th>"What"</th><th>"Whom"</th><th>"From"</th><th>"Outcome"</th></tr></thead>
+                        <tbody>{list.into_iter().map(|e| view! {
+                            <tr><td>{format::time(e.at)}</td><td>{e.actor.unwrap_or_else(|| "—".into())}</td>
+                                <td>{e.action.replace('_', " ")}{e.detail.map(|d| format!(" ({d})"))}</td>
+                                <td>{e.target.unwrap_or_default()}</td><td>{e.address.unwrap_or_default()}</td>
+                                <td>{if e.success { "OK" } else { "Refused" }}</td></tr>
+                        }).collect_view()}</tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,52 @@
+//! Formatting times, durations and statuses for people.
+
+use chrono::{DateTime, Local, Utc};
+
+use crate::domain::Status;
+
+/// `2026-11-24 19:57:03` in the browser's time zone.
+pub fn time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// `3 h 04 min`, `12 min 05 s`, `4.2 s`.
+pub fn duration(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    let ms = (end - start).num_milliseconds().max(0);
+    let s = ms / 1000;
+    if s >= 86_400 {
+        format!("{} d {} h", s / 86_400, (s % 86_400) / 3600)
+    } else if s >= 3600 {
+        format!("{} h {:02} min", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{} min {:02} s", s / 60, s % 60)
+    } else {
+        format!("{}.{} s", s, (ms % 1000) / 100)
+    }
+}
+
+/// A symbol, a word and a CSS class for a status.
+pub fn status(status: Status) -> (&'static str, &'static str, &'static str) {
+    match status {
+        Status::Started => ("▶", "Running", "st-started"),
+        Status::Finished => ("✔", "Finished", "st-finished"),
+        Status::Failed => ("✖", "Failed", "st-failed"),
+        Status::Aborted => ("■", "Aborted", "st-aborted"),
+        Status::Unknown => ("?", "Unknown", "st-unknown"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        let t0 = DateTime::<Utc>::from_timestamp(0, 0).unwrap();
+        let at = |s: i64| DateTime::<Utc>::from_timestamp(s, 0).unwrap();
+        assert_eq!(duration(t0, at(4)), "4.0 s");
+        assert_eq!(duration(t0, at(125)), "2 min 05 s");
+        assert_eq!(duration(t0, at(3 * 3600 + 240)), "3 h 04 min");
+    }
+}

@@ -1,0 +1,357 @@
+//! The jobs list: filters kept in the URL, keyset pages, live updates, expandable step trees.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+use uuid::Uuid;
+
+use super::format;
+use super::live::use_live;
+use super::tree::{focus_sibling, StepTree};
+use super::ErrorNote;
+use crate::api::list_jobs;
+use crate::domain::{Job, JobFilter, Status};
+
+const PAGE_SIZE: i64 = 50;
+
+/// The URL's query, as a filter and a page position.
+fn filter_from_query(q: &leptos_router::params::ParamsMap) -> JobFilter {
+    let text = |k: &str| {
+        q.get(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let time = |k: &str| {
+        text(k).and_then(|v| {
+            chrono::NaiveDateTime::parse_from_str(&v, "%Y-%m-%dT%H:%M")
+                .ok()
+                .and_then(|n| n.and_local_timezone(chrono::Local).single())
+                .map(|t| t.with_timezone(&chrono::Utc))
+        })
+    };
+    JobFilter {
+        status: text("status")
+            .map(|s| s.split(',').filter_map(Status::parse).collect())
+            .unwrap_or_default(),
+        external: match text("external").as_deref() {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        },
+        q: text("q"),
+        correlation_id: text("correlation_id"),
+        owner: text("owner"),
+        started_after: time("started_after"),
+        started_before: time("started_before"),
+    }
+}
+
+/// Does a job (new or changed, from the live stream) belong in this filtered view?
+fn matches(f: &JobFilter, job: &Job) -> bool {
+    (f.status.is_empty() || f.status.contains(&job.status))
+        && f.external.is_none_or(|x| x == job.is_external)
+        && f.q
+            .as_ref()
+            .is_none_or(|q| job.description.to_lowercase().contains(&q.to_lowercase()))
+        && f.correlation_id
+            .as_ref()
+            .is_none_or(|c| job.correlation_id.as_ref() == Some(c))
+        && f.owner
+            .as_ref()
+            .is_none_or(|o| *o == job.owner_name || *o == job.owner.to_string())
+        && f.started_after.is_none_or(|t| job.start_time >= t)
+        && f.started_before.is_none_or(|t| job.start_time < t)
+}
+
+#[component]
+pub fn JobsPage() -> impl IntoView {
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let live = use_live();
+
+    // Change one query parameter (empty removes it) and go back to the first page.
+    let set_param = {
+        let navigate = navigate.clone();
+        move |key: &'static str, value: String| {
+            let current = query.get_untracked();
+            let mut out = form_urlencoded::Serializer::new(String::new());
+            for k in [
+                "external",
+                "status",
+                "q",
+                "correlation_id",
+                "owner",
+                "started_after",
+                "started_before",
+            ] {
+                let v = if k == key {
+                    Some(value.clone())
+                } else {
+                    current.get(k)
+                };
+                if let Some(v) = v.filter(|v| !v.is_empty()) {
+                    out.append_pair(k, &v);
+                }
+            }
+            let qs = out.finish();
+            let href = if qs.is_empty() {
+                "/".to_owned()
+            } else {
+                format!("/?{qs}")
+            };
+            navigate(
+                &href,
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            );
+        }
+    };
+
+    let page = LocalResource::new(move || {
+        let q = query.get();
+        let _ = live.resyncs.get();
+        let filter = filter_from_query(&q);
+        let cursor = q.get("cursor");
+        async move { list_jobs(filter, cursor, Some(PAGE_SIZE)).await }
+    });
+    let jobs = RwSignal::new(Vec::<Job>::new());
+    let next_cursor = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<crate::api::AppError>);
+    let loaded = RwSignal::new(false);
+    // Step events for expanded jobs bump their counters, so their trees reload.
+    let tree_refresh = RwSignal::new(std::collections::HashMap::<Uuid, u32>::new());
+
+    Effect::new(move |_| {
+        if let Some(result) = page.get() {
+            match result {
+                Ok(p) => {
+                    jobs.set(p.items);
+                    next_cursor.set(p.next_cursor);
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            loaded.set(true);
+        }
+    });
+
+    Effect::new(move |_| {
+        let Some(event) = live.last.get() else { return };
+        let q = query.get_untracked();
+        let filter = filter_from_query(&q);
+        let first_page = q.get("cursor").is_none();
+        match event.kind.as_str() {
+            "job.created" | "job.updated" => {
+                let Ok(mut job) = serde_json::from_value::<Job>(event.data.clone()) else {
+                    return;
+                };
+                jobs.update(|list| {
+                    if let Some(existing) = list.iter_mut().find(|j| j.id == job.id) {
+                        job.progress = if job.status == Status::Finished {
+                            Some(100)
+                        } else {
+                            existing.progress
+                        };
+                        *existing = job;
+                    } else if event.kind == "job.created" && first_page && matches(&filter, &job) {
+                        list.insert(0, job);
+                        list.truncate(PAGE_SIZE as usize);
+                    }
+                });
+            }
+            "job.purged" => jobs.update(|list| list.retain(|j| j.id != event.job_id)),
+            _ => {
+                // A step changed: refresh that job's tree if it is open.
+                tree_refresh.update(|m| {
+                    if let Some(n) = m.get_mut(&event.job_id) {
+                        *n += 1;
+                    }
+                });
+            }
+        }
+    });
+
+    let filter_now = move || filter_from_query(&query.get());
+    let param = move |k: &'static str| query.get().get(k).unwrap_or_default();
+    let sp = set_param.clone();
+    let sp2 = set_param.clone();
+    let sp3 = set_param.clone();
+    let sp4 = set_param.clone();
+    let sp5 = set_param.clone();
+    let sp6 = set_param.clone();
+    let sp7 = set_param.clone();
+    let nav_next = navigate.clone();
+
+    view! {
+        <section class="filters card" aria-label="Filters">
+            <div class="field">
+                <label for="f-external">"External"</label>
+                <select id="f-external" on:change=move |ev| sp("external", event_target_value(&ev))
+                    prop:value=move || param("external")>
+                    <option value="">"All"</option>
+                    <option value="true">"External"</option>
+                    <option value="false">"Internal"</option>
+                </select>
+            </div>
+            <div class="field">
+                <label for="f-status">"Status"</label>
+                <select id="f-status" on:change=move |ev| sp2("status", event_target_value(&ev))
+                    prop:value=move || param("status")>
+                    <option value="">"Any"</option>
+                    <option value="started">"Running"</option>
+                    <option value="finished">"Finished"</option>
+                    <option value="failed">"Failed"</option>
+                    <option value="aborted">"Aborted"</option>
+                    <option value="unknown">"Unknown"</option>
+                </select>
+            </div>
+            <div class="field grow">
+                <label for="f-q">"Text"</label>
+                <input id="f-q" type="search" placeholder="Words in the description"
+                    prop:value=move || param("q")
+                    on:change=move |ev| sp3("q", event_target_value(&ev))/>
+            </div>
+            <div class="field">
+                <label for="f-correlation">"Correlation id"</label>
+                <input id="f-correlation" prop:value=move || param("correlation_id")
+                    on:change=move |ev| sp4("correlation_id", event_target_value(&ev))/>
+            </div>
+            <div class="field">
+                <label for="f-owner">"Owner"</label>
+                <input id="f-owner" prop:value=move || param("owner")
+                    on:change=move |ev| sp5("owner", event_target_value(&ev))/>
+            </div>
+            <div class="field">
+                <label for="f-after">"Started after"</label>
+                <input id="f-after" type="datetime-local" prop:value=move || param("started_after")
+                    on:change=move |ev| sp6("started_after", event_target_value(&ev))/>
+            </div>
+            <div class="field">
+                <label for="f-before">"Started before"</label>
+                <input id="f-before" type="datetime-local" prop:value=move || param("started_before")
+                    on:change=move |ev| sp7("started_before", event_target_value(&ev))/>
+            </div>
+        </section>
+
+        {move || error.get().map(|e| view! { <ErrorNote error=e/> })}
+
+        <section class="card jobs" aria-label="Jobs">
+            <div class="jobs-head" aria-hidden="true">
+                <span></span><span>"Status"</span><span>"Description"</span><span>"Owner"</span>
+                <span>"Kind"</span><span>"Started"</span><span>"Ended"</span><span>"Duration"</span><span>"Progress"</span>
+            </div>
+            <ul role="tree" aria-label="Jobs and their steps" class="job-list">
+                <Show when=move || loaded.get() fallback=|| view! { <li class="placeholder" aria-busy="true">"Loading jobs…"</li> }>
+                    <Show when=move || !jobs.get().is_empty() fallback=move || view! {
+                        <li class="placeholder">{move || if filter_now() == JobFilter::default() { "No jobs yet." } else { "No jobs match these filters." }}</li>
+                    }>
+                        <For each=move || jobs.get() key=|j| (j.id, j.last_updated, j.status) let:job>
+                            <JobRow job tree_refresh/>
+                        </For>
+                    </Show>
+                </Show>
+            </ul>
+            <nav class="pager" aria-label="Pages">
+                <Show when=move || query.get().get("cursor").is_some()>
+                    <button type="button" on:click={
+                        // Re-setting any filter to its value drops the page position.
+                        let set_param = set_param.clone();
+                        move |_| set_param("external", query.get_untracked().get("external").unwrap_or_default())
+                    }>"Newest"</button>
+                </Show>
+                <Show when=move || next_cursor.get().is_some()>
+                    <button type="button" on:click={
+                        let nav_next = nav_next.clone();
+                        move |_| {
+                            let q = query.get_untracked();
+                            let mut out = form_urlencoded::Serializer::new(String::new());
+                            for (k, v) in q.into_iter() {
+                                if k != "cursor" { out.append_pair(&k, &v); }
+                            }
+                            if let Some(c) = next_cursor.get_untracked() { out.append_pair("cursor", &c); }
+                            nav_next(&format!("/?{}", out.finish()), Default::default());
+                        }
+                    }>"Older"</button>
+                </Show>
+            </nav>
+        </section>
+    }
+}
+
+/// One job: a tree item that expands into its steps.
+#[component]
+fn JobRow(job: Job, tree_refresh: RwSignal<std::collections::HashMap<Uuid, u32>>) -> impl IntoView {
+    let id = job.id;
+    let expanded = RwSignal::new(tree_refresh.get_untracked().contains_key(&id));
+    let toggle = move || {
+        let open = !expanded.get_untracked();
+        expanded.set(open);
+        tree_refresh.update(|m| {
+            if open {
+                m.entry(id).or_insert(0);
+            } else {
+                m.remove(&id);
+            }
+        });
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        match ev.key().as_str() {
+            "ArrowRight" if !expanded.get_untracked() => toggle(),
+            "ArrowLeft" if expanded.get_untracked() => toggle(),
+            "Enter" | " " => toggle(),
+            "ArrowDown" | "ArrowUp" => focus_sibling(&ev, ev.key() == "ArrowDown"),
+            _ => return,
+        }
+        ev.prevent_default();
+        ev.stop_propagation();
+    };
+    let (icon, word, class) = format::status(job.status);
+    let end = job.end_time;
+    let start = job.start_time;
+    let now = super::live::use_now();
+    let duration = move || format::duration(start, end.unwrap_or_else(|| now.get()));
+    let refresh = Signal::derive(move || tree_refresh.get().get(&id).copied().unwrap_or(0));
+    view! {
+        <li role="treeitem" prop:ariaLevel="1" aria-expanded=move || expanded.get().to_string()
+            tabindex="0" class="job" data-testid="job-row" data-job-id=id.to_string() on:keydown=on_key>
+            <div class="row">
+                <button type="button" class="expander" tabindex="-1"
+                    aria-label=move || if expanded.get() { "Collapse" } else { "Expand" }
+                    on:click=move |_| toggle()>
+                    {move || if expanded.get() { "▾" } else { "▸" }}
+                </button>
+                <span class=format!("status {class}") title=word><span aria-hidden="true">{icon}</span>" "{word}</span>
+                <a class="desc" href=format!("/jobs/{id}")>{job.description.clone()}</a>
+                <span class="owner">{job.owner_name.clone()}</span>
+                <span class=if job.is_external { "badge ext" } else { "badge int" }>
+                    {if job.is_external { "External" } else { "Internal" }}
+                </span>
+                <span class="time">{format::time(job.start_time)}</span>
+                <span class="time">{end.map(format::time).unwrap_or_else(|| "—".into())}</span>
+                <span class="time">{duration}</span>
+                <Progress value=job.progress/>
+            </div>
+            <Show when=move || expanded.get()>
+                <StepTree job_id=id refresh level=2/>
+            </Show>
+        </li>
+    }
+}
+
+/// A progress bar, or nothing where progress is not known.
+#[component]
+pub fn Progress(value: Option<i16>) -> impl IntoView {
+    match value {
+        Some(p) => view! {
+            <span class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=p.to_string()
+                aria-label="Progress">
+                <span class="bar" style=format!("width: {p}%")></span>
+                <span class="pct">{format!("{p}%")}</span>
+            </span>
+        }
+        .into_any(),
+        None => view! { <span class="progress none"></span> }.into_any(),
+    }
+}

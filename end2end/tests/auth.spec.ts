@@ -1,0 +1,37 @@
+import { test, expect } from './fixtures';
+import { ADMIN, PASSWORD, api, signIn, token, unique } from './helpers';
+
+test('signing in and out', async ({ page }) => {
+  await page.goto('/');
+  await page.getByLabel('User name').fill(ADMIN);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toContainText('wrong');
+  await signIn(page);
+  await expect(page.getByTestId('connection')).toHaveText('Live');
+  await page.reload();
+  await expect(page.getByTestId('signed-in-user')).toHaveText(ADMIN);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByRole('heading', { name: 'Sign in to Stepwise' })).toBeVisible();
+  await page.reload();
+  await expect(page.getByRole('heading', { name: 'Sign in to Stepwise' })).toBeVisible();
+});
+
+test('an administrator gives a user ExternalTasksCreator in the UI and its token can then add a job', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const name = unique('plugin').replace(' ', '-');
+  await admin.post('/api/users', { username: name, password: 'plugin-password' });
+  const pluginToken = await token(request, name, 'plugin-password');
+  const refused = await request.post('/api/jobs', { headers: { Authorization: `Bearer ${pluginToken}` }, data: { description: 'x' } });
+  expect(refused.status()).toBe(403);
+
+  await signIn(page);
+  await page.getByRole('link', { name: 'Users' }).click();
+  const row = page.locator(`[data-testid=user-row][data-username="${name}"]`);
+  await row.getByLabel(`Give ${name} a role`).selectOption('ExternalTasksCreator');
+  await expect(row).toContainText('ExternalTasksCreator');
+
+  const allowed = await request.post('/api/jobs', { headers: { Authorization: `Bearer ${pluginToken}` }, data: { description: 'from the plug-in' } });
+  expect(allowed.status()).toBe(201);
+  void PASSWORD;
+});

@@ -1,0 +1,99 @@
+import { test, expect } from './fixtures';
+import { api, jobRow, signIn, token, unique } from './helpers';
+
+test('a job created over REST appears without reload, and its tree expands to a sub-step', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  await signIn(page);
+  await expect(page.getByTestId('connection')).toHaveText('Live');
+  const description = unique('Backup of vm');
+  const job = await admin.post('/api/jobs', { description });
+  const row = jobRow(page, description);
+  await expect(row).toBeVisible();
+  await expect(row).toContainText('Running');
+  await expect(row).toContainText('External');
+
+  const parent = await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Copy disks', type: 'executing' });
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Copy disk 1', type: 'executing', parent_id: parent.id, parent_type: 'step' });
+  await admin.post(`/api/jobs/${job.id}/steps/${parent.id}/progress`, { progress: 40 }, 200);
+
+  // Keyboard: focus the row, expand with the right arrow.
+  await row.focus();
+  await page.keyboard.press('ArrowRight');
+  await expect(row).toHaveAttribute('aria-expanded', 'true');
+  await expect(row.getByRole('treeitem', { name: /Copy disk 1/ })).toBeVisible();
+  await expect(row.getByRole('treeitem', { name: /Copy disk 1/ })).toHaveAttribute('aria-level', '3');
+  await expect(row.getByRole('progressbar').first()).toBeVisible();
+
+  // A new step appears live in the open tree.
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Verify', type: 'finalizing' });
+  await expect(row.getByRole('treeitem', { name: /Verify/ })).toBeVisible();
+  // Status changes arrive without reload.
+  await admin.post(`/api/jobs/${job.id}/end`, { status: 'failed' }, 200);
+  await expect(row).toContainText('Failed');
+});
+
+test('filtering to Internal hides external jobs and the URL keeps the filter across a reload', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const description = unique('External work');
+  await admin.post('/api/jobs', { description });
+  await signIn(page);
+  await expect(jobRow(page, description)).toBeVisible();
+  await page.getByLabel('External').selectOption('false');
+  await expect(page).toHaveURL(/external=false/);
+  await expect(jobRow(page, description)).toHaveCount(0);
+  await page.reload();
+  await expect(page.getByLabel('External')).toHaveValue('false');
+  await expect(page).toHaveURL(/external=false/);
+  await expect(jobRow(page, description)).toHaveCount(0);
+  await page.getByLabel('External').selectOption('true');
+  await expect(jobRow(page, description)).toBeVisible();
+});
+
+test('ending a job with force from the UI aborts its open steps; the timeline draws a bar per step', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const description = unique('Migration');
+  const job = await admin.post('/api/jobs', { description });
+  const a = await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Validate', type: 'validating' });
+  await admin.post(`/api/jobs/${job.id}/steps/${a.id}/end`, { status: 'finished' }, 200);
+  const b = await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Move data', type: 'executing' });
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Move block 1', type: 'executing', parent_id: b.id, parent_type: 'step' });
+
+  await signIn(page);
+  await jobRow(page, description).getByRole('link', { name: description }).click();
+  await expect(page).toHaveURL(new RegExp(`/jobs/${job.id}`));
+  await expect(page.getByTestId('timeline-bar')).toHaveCount(3);
+
+  await page.getByRole('button', { name: 'End job…' }).click();
+  await expect(page.getByRole('dialog')).toContainText('With force they are aborted');
+  await page.getByLabel('End as').selectOption('finished');
+  await page.getByLabel('Force').check();
+  await page.getByRole('button', { name: 'Confirm end' }).click();
+  await expect(page.getByTestId('job-status')).toContainText('Finished');
+
+  const steps = await admin.get(`/api/jobs/${job.id}/steps`);
+  const byName = Object.fromEntries(steps.items.map((s: any) => [s.description, s.status]));
+  expect(byName).toEqual({ 'Validate': 'finished', 'Move data': 'aborted', 'Move block 1': 'aborted' });
+  await expect(page.getByRole('treeitem', { name: /Move block 1/ })).toContainText('Aborted');
+
+  // The view survives a reload.
+  await page.reload();
+  await expect(page.getByTestId('timeline-bar')).toHaveCount(3);
+  await expect(page.getByTestId('job-status')).toContainText('Finished');
+});
+
+test('a TaskViewer sees jobs but no action buttons', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const name = unique('viewer').replace(' ', '-');
+  const user = await admin.post('/api/users', { username: name, password: 'viewer-password' });
+  await admin.put(`/api/users/${user.id}/roles/TaskViewer`);
+  const description = unique('Watched job');
+  const job = await admin.post('/api/jobs', { description });
+
+  await signIn(page, name, 'viewer-password');
+  await expect(jobRow(page, description)).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Users' })).toHaveCount(0);
+  await page.goto(`/jobs/${job.id}`);
+  await expect(page.getByTestId('job-status')).toContainText('Running');
+  await expect(page.getByRole('button', { name: 'End job…' })).toHaveCount(0);
+  await expect(page.getByRole('button', { name: 'Clear' })).toHaveCount(0);
+});
