@@ -12,6 +12,11 @@ ensure_browser() {
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium fonts-liberation >/dev/null
   fi
+  if ! [ -x "$LOCAL/venv/bin/pytest" ] || ! "$LOCAL/venv/bin/python" -c 'import ovirtsdk4' 2>/dev/null; then
+    echo "installing the oVirt Python SDK and pytest in .local/venv"
+    python3 -m venv "$LOCAL/venv"
+    "$LOCAL/venv/bin/pip" install -q -r end2end/ovirt-sdk/requirements.txt
+  fi
   if ! [ -d end2end/node_modules/@playwright/test ]; then
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
   fi
@@ -27,7 +32,7 @@ phase "rust tests"
 DATABASE_URL="$PG_BASE_URL/postgres" cargo test -p server -p app
 phase "build ui";         build_ui
 phase "build server";     build_server
-phase "playwright"
+phase "start server"
 db="stepwise_e2e_$$"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export STEPWISE_E2E_PASSWORD="e2e-$$-$RANDOM"
@@ -46,6 +51,9 @@ for _ in $(seq 1 60); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$LOCAL/e2e-server.log"; exit 1; }
   sleep 0.5
 done
+phase "ovirt sdk"
+(cd end2end/ovirt-sdk && STEPWISE_URL="http://127.0.0.1:$port" "$LOCAL/venv/bin/pytest" -q -p no:cacheprovider)
+phase "playwright"
 (cd end2end && STEPWISE_URL="http://127.0.0.1:$port" npx playwright test)
 phase
 echo "== total                        $(( $(date +%s) - started ))s"

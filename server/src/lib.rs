@@ -3,6 +3,7 @@
 pub mod config;
 pub mod events;
 pub mod http;
+pub mod ovirt;
 pub mod site;
 pub mod startup;
 pub mod telemetry;

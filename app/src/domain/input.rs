@@ -226,6 +226,9 @@ pub struct JobFilter {
     pub q: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// Jobs whose correlation id is not this one (oVirt's `correlation_id!=X` search).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id_not: Option<String>,
     /// A user id or user name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,

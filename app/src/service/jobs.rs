@@ -276,6 +276,11 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &JobFilter) -> Result<()>
         qb.push(" and j.correlation_id = ")
             .push_bind(c.as_str().to_owned());
     }
+    if let Some(c) = &f.correlation_id_not {
+        let c = CorrelationId::parse(c).map_err(|m| ServiceError::invalid("correlation_id", m))?;
+        qb.push(" and j.correlation_id is distinct from ")
+            .push_bind(c.as_str().to_owned());
+    }
     if let Some(owner) = f.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
         match Uuid::parse_str(owner) {
             Ok(id) => qb.push(" and j.owner = ").push_bind(id),

@@ -40,6 +40,7 @@ fn filter_from_query(q: &leptos_router::params::ParamsMap) -> JobFilter {
         },
         q: text("q"),
         correlation_id: text("correlation_id"),
+        correlation_id_not: None,
         owner: text("owner"),
         started_after: time("started_after"),
         started_before: time("started_before"),

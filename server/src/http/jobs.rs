@@ -99,6 +99,7 @@ pub async fn list(
         external: query.external,
         q: query.q,
         correlation_id: query.correlation_id,
+        correlation_id_not: None,
         owner: query.owner,
         started_after: query.started_after,
         started_before: query.started_before,

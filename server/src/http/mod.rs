@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(meta::healthz))
         .nest("/api", api_router())
+        .merge(crate::ovirt::router())
         .route("/sfn/{*fn_name}", post(server_fn).get(server_fn))
         .with_state(state)
 }

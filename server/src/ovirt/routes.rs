@@ -1,0 +1,722 @@
+//! `/ovirt-engine/api`: jobs, steps, their actions, and the API root.
+
+// Refusals here are finished responses handed straight back to axum; boxing them buys nothing.
+#![allow(clippy::result_large_err)]
+
+use app::domain::{
+    flatten, CorrelationId, Description, EndJob, EndStep, JobFilter, NewJob, NewStep, Status,
+    StepType,
+};
+use app::service::{Caller, Page, ServiceError};
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, State};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::xml::{self, ActionIn, JobIn, JobOut, JobsOut, Ref, StepIn, StepOut, StepsOut, API};
+use crate::http::extract::{correlation_of, parse_form};
+use crate::http::AppState;
+
+/// Most jobs one list answers when the client sets no `max` (oVirt answers all; Stepwise is built
+/// for millions).
+const DEFAULT_MAX: i64 = 1000;
+/// The largest `max` honoured.
+const MAX_MAX: i64 = 10_000;
+
+/// An answer in the client's format: JSON when it asks for JSON, XML otherwise.
+pub struct Format {
+    json: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Format {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Format {
+            json: wants_json(&parts.headers),
+        })
+    }
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("json") && !a.contains("xml"))
+}
+
+fn sends_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.contains("json"))
+}
+
+impl Format {
+    fn respond<T: Serialize>(&self, status: StatusCode, value: &T) -> Response {
+        if self.json {
+            (status, axum::Json(xml::to_json(value))).into_response()
+        } else {
+            match xml::to_xml(value) {
+                Ok(body) => {
+                    let mut r = (status, body).into_response();
+                    r.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/xml"),
+                    );
+                    r
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "writing XML failed");
+                    self.fault(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Operation Failed",
+                        "something went wrong on the server; it has been logged",
+                    )
+                }
+            }
+        }
+    }
+
+    fn fault(&self, status: StatusCode, reason: &str, detail: &str) -> Response {
+        #[derive(Serialize)]
+        #[serde(rename = "fault")]
+        struct Fault<'a> {
+            reason: &'a str,
+            detail: &'a str,
+        }
+        let fault = Fault { reason, detail };
+        if self.json {
+            return (status, axum::Json(xml::to_json(&fault))).into_response();
+        }
+        let body = xml::to_xml(&fault).unwrap_or_default();
+        let mut r = (status, body).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        );
+        r
+    }
+
+    fn error(&self, e: ServiceError) -> Response {
+        let detail = format!("[{e}]");
+        match e {
+            ServiceError::Invalid(_) | ServiceError::IdempotencyMismatch(_) => {
+                self.fault(StatusCode::BAD_REQUEST, "Operation Failed", &detail)
+            }
+            ServiceError::NotFound(_) => self.fault(StatusCode::NOT_FOUND, "Not Found", &detail),
+            ServiceError::Conflict { .. } => {
+                self.fault(StatusCode::CONFLICT, "Operation Failed", &detail)
+            }
+            ServiceError::Unauthorized(_) => {
+                self.fault(StatusCode::UNAUTHORIZED, "Unauthorized", &detail)
+            }
+            ServiceError::Forbidden(_) => {
+                self.fault(StatusCode::FORBIDDEN, "Operation Failed", &detail)
+            }
+            ServiceError::TooManyRequests(_) => {
+                self.fault(StatusCode::TOO_MANY_REQUESTS, "Operation Failed", &detail)
+            }
+            ServiceError::Internal(cause) => {
+                tracing::error!(%cause, "internal error in the oVirt layer");
+                self.fault(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Operation Failed",
+                    "[something went wrong on the server; it has been logged]",
+                )
+            }
+        }
+    }
+
+    fn bad(&self, detail: impl Into<String>) -> Response {
+        self.fault(
+            StatusCode::BAD_REQUEST,
+            "Incomplete parameters",
+            &format!("[{}]", detail.into()),
+        )
+    }
+}
+
+/// The caller of an oVirt request: `Authorization: Bearer` from the SSO token endpoint (or an API
+/// token). Refusals are `<fault>`s.
+pub struct OvirtCaller(pub Caller);
+
+impl FromRequestParts<AppState> for OvirtCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let format = Format {
+            json: wants_json(&parts.headers),
+        };
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            let mut r = format.fault(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "[sign in first: POST /ovirt-engine/sso/oauth/token]",
+            );
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return Err(r);
+        };
+        state
+            .engine
+            .authenticate_token(token)
+            .await
+            .map(OvirtCaller)
+            .map_err(|e| format.error(e))
+    }
+}
+
+fn path_id(format: &Format, raw: &str, what: &str) -> Result<Uuid, Response> {
+    Uuid::parse_str(raw).map_err(|_| {
+        format.fault(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            &format!("[there is no {what} with id {raw}]"),
+        )
+    })
+}
+
+/// `GET /ovirt-engine/api`: the root `connection.test()` reads.
+pub async fn root(format: Format, OvirtCaller(_caller): OvirtCaller) -> Response {
+    #[derive(Serialize)]
+    #[serde(rename = "api")]
+    struct Root {
+        link: Vec<xml::Link>,
+        product_info: ProductInfo,
+    }
+    #[derive(Serialize)]
+    struct ProductInfo {
+        name: &'static str,
+        vendor: &'static str,
+    }
+    format.respond(
+        StatusCode::OK,
+        &Root {
+            link: vec![xml::Link {
+                href: format!("{API}/jobs"),
+                rel: "jobs".into(),
+            }],
+            product_info: ProductInfo {
+                name: "Stepwise",
+                vendor: "Stepwise",
+            },
+        },
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    search: Option<String>,
+    max: Option<String>,
+    follow: Option<String>,
+}
+
+/// `correlation_id=X` or `correlation_id!=X`.
+fn parse_search(search: &str) -> Result<JobFilter, String> {
+    let s = search.trim();
+    if s.is_empty() {
+        return Ok(JobFilter::default());
+    }
+    let rest = s
+        .strip_prefix("correlation_id")
+        .ok_or_else(|| {
+            format!("the search `{s}` is not supported; use correlation_id=X or correlation_id!=X")
+        })?
+        .trim_start();
+    let (negated, value) = if let Some(v) = rest.strip_prefix("!=") {
+        (true, v)
+    } else if let Some(v) = rest.strip_prefix('=') {
+        (false, v)
+    } else {
+        return Err(format!(
+            "the search `{s}` is not supported; use correlation_id=X or correlation_id!=X"
+        ));
+    };
+    let value = CorrelationId::parse(value.trim()).map_err(|m| format!("correlation_id {m}"))?;
+    let mut filter = JobFilter::default();
+    if negated {
+        filter.correlation_id_not = Some(value.as_str().to_owned());
+    } else {
+        filter.correlation_id = Some(value.as_str().to_owned());
+    }
+    Ok(filter)
+}
+
+fn follows_steps(follow: Option<&str>) -> bool {
+    follow.is_some_and(|f| f.split(',').any(|p| p.trim() == "steps"))
+}
+
+/// `GET /ovirt-engine/api/jobs` with `search`, `max` and `follow=steps`.
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    format: Format,
+    OvirtCaller(caller): OvirtCaller,
+    parts: Parts,
+) -> Response {
+    let query: ListQuery =
+        parse_form(parts.uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
+    let filter = match parse_search(query.search.as_deref().unwrap_or("")) {
+        Ok(f) => f,
+        Err(m) => return format.bad(m),
+    };
+    let max = match query.max.as_deref().map(str::trim) {
+        None | Some("") | Some("-1") => DEFAULT_MAX,
+        Some(m) => match m.parse::<i64>() {
+            Ok(n) if n >= 0 => n.min(MAX_MAX),
+            _ => return format.bad(format!("max must be a number, not `{m}`")),
+        },
+    };
+    let follow = follows_steps(query.follow.as_deref());
+    let mut jobs = Vec::new();
+    let mut cursor = None;
+    while (jobs.len() as i64) < max {
+        let limit = (max - jobs.len() as i64).min(app::domain::limits::MAX_PAGE_SIZE);
+        let page = match state
+            .engine
+            .list_jobs(
+                &caller,
+                &filter,
+                &Page {
+                    limit: Some(limit),
+                    cursor,
+                },
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return format.error(e),
+        };
+        jobs.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let steps = if follow {
+            match state.engine.list_steps(&caller, job.id, false).await {
+                Ok(app::domain::StepList::Flat { items }) => Some(items),
+                Ok(app::domain::StepList::Tree { items }) => Some(flatten(items)),
+                Err(e) => return format.error(e),
+            }
+        } else {
+            None
+        };
+        out.push(JobOut::from_job(&job, steps.as_deref()));
+    }
+    format.respond(StatusCode::OK, &JobsOut { job: out })
+}
+
+/// `POST /ovirt-engine/api/jobs`: `<job><description/><auto_cleared/></job>`.
+pub async fn add_job(
+    State(state): State<AppState>,
+    format: Format,
+    OvirtCaller(caller): OvirtCaller,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
+    let correlation_id = match correlation_of(&parts) {
+        Ok(c) => c,
+        Err(_) => {
+            return format
+                .bad("Correlation-Id may hold only letters, digits, '_' and '-', at most 50")
+        }
+    };
+    let input: JobIn = match xml::from_body(&body, sends_json(&parts.headers)) {
+        Ok(j) => j,
+        Err(m) => return format.bad(m),
+    };
+    let description = match Description::parse(input.description.as_deref().unwrap_or("")) {
+        Ok(d) => d,
+        Err(m) => return format.bad(format!("job.description {m}")),
+    };
+    let new = NewJob {
+        description,
+        auto_cleared: input.auto_cleared.unwrap_or(false),
+    };
+    match state
+        .engine
+        .add_job(&caller, new, correlation_id, None)
+        .await
+    {
+        Ok(job) => {
+            let mut r = format.respond(StatusCode::CREATED, &JobOut::from_job(&job, None));
+            if let Ok(v) = HeaderValue::from_str(&xml::job_href(job.id)) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        Err(e) => format.error(e),
+    }
+}
+
+fn path_ids(parts: &Parts) -> Vec<String> {
+    // /ovirt-engine/api/jobs/{job}[/steps/{step}]...
+    let segments: Vec<&str> = parts
+        .uri
+        .path()
+        .trim_start_matches(API)
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut ids = Vec::new();
+    if segments.len() > 1 {
+        ids.push(segments[1].to_owned());
+    }
+    if segments.len() > 3 && segments[2] == "steps" {
+        ids.push(segments[3].to_owned());
+    }
+    ids
+}
+
+fn job_id_of(format: &Format, parts: &Parts) -> Result<Uuid, Response> {
+    let ids = path_ids(parts);
+    path_id(format, ids.first().map(String::as_str).unwrap_or(""), "job")
+}
+
+fn step_ids_of(format: &Format, parts: &Parts) -> Result<(Uuid, Uuid), Response> {
+    let ids = path_ids(parts);
+    let job = path_id(format, ids.first().map(String::as_str).unwrap_or(""), "job")?;
+    let step = path_id(format, ids.get(1).map(String::as_str).unwrap_or(""), "step")?;
+    Ok((job, step))
+}
+
+/// `GET /ovirt-engine/api/jobs/{id}` (`follow=steps` embeds them).
+pub async fn get_job(
+    State(state): State<AppState>,
+    format: Format,
+    OvirtCaller(caller): OvirtCaller,
+    parts: Parts,
+) -> Response {
+    let job_id = match job_id_of(&format, &parts) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let query: ListQuery =
+        parse_form(parts.uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
+    let follow = follows_steps(query.follow.as_deref());
+    match state.engine.get_job(&caller, job_id, follow).await {
+        Ok(job) => {
+            let steps = job.steps.clone().map(flatten);
+            format.respond(StatusCode::OK, &JobOut::from_job(&job, steps.as_deref()))
+        }
+        Err(e) => format.error(e),
+    }
+}
+
+/// The answer to an action: the action echoed, `complete`, and the job.
+#[derive(Serialize)]
+#[serde(rename = "action")]
+struct ActionOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    force: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    succeeded: Option<bool>,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job: Option<Ref>,
+}
+
+fn read_action(format: &Format, parts: &Parts, body: &[u8]) -> Result<ActionIn, Response> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ActionIn::default());
+    }
+    xml::from_body(body, sends_json(&parts.headers)).map_err(|m| format.bad(m))
+}
+
+fn job_ref(job_id: Uuid) -> Ref {
+    Ref {
+        href: xml::job_href(job_id),
+        id: job_id.to_string(),
+    }
+}
+
+/// `POST /ovirt-engine/api/jobs/{id}/end`: `<action><force/><succeeded/></action>` (succeeded defaults to true).
+pub async fn end_job(
+    State(state): State<AppState>,
+    format: Format,
+    OvirtCaller(caller): OvirtCaller,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
+    let job_id = match job_id_of(&format, &parts) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let action = match read_action(&format, &parts, &body) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let input = EndJob {
+        status: None,
+        succeeded: Some(action.succeeded.unwrap_or(true)),
+        force: action.force.unwrap_or(false),
+    };
+    match state.engine.end_job(&caller, job_id, input).await {
+        Ok(_) => format.respond(
+            StatusCode::OK,
+            &ActionOut {
+                force: action.force,
+                succeeded: action.succeeded,
+                status: "complete",
+                job: Some(job_ref(job_id)),
+            },
+        ),
+        Err(e) => format.error(e),
+    }
+}
+
+/// `POST /ovirt-engine/api/jobs/{id}/clear`.
+pub async fn clear_job(
+    State(state): State<AppState>,
+    format: Format,
+    OvirtCaller(caller): OvirtCaller,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
+    let job_id = match job_id_of(&format, &parts) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    if let Err(r) = read_action(&format, &parts, &body) {
+        return r;
+    }
+    match state.engine.clear_job(&caller, job_id).await {
+        Ok(_) => format.respond(
+            StatusCode::OK,
+            &ActionOut {
+                force: None,
+                succeeded: None,
+                status: "complete",
+                job: Some(job_ref(job_id)),
+            },
+        ),
+        Err(e) => format.error(e),
+    }
+}
+
+/// `GET /ovirt-engine/api/jobs/{id}/steps`.
+pub async fn list_steps(
+    State(state): State<AppState>,
+    format: Format,
+    OvirtCaller(caller): OvirtCaller,
+    parts: Parts,
+) -> Response {
+    let job_id = match job_id_of(&format, &parts) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    match state.engine.list_steps(&caller, job_id, false).await {
+        Ok(list) => {
+            let items = match list {
+                app::domain::StepList::Flat { items } => items,
+                app::domain::StepList::Tree { items } => flatten(items),
+            };
+            format.respond(
+                StatusCode::OK,
+                &StepsOut {
+                    step: items.iter().map(StepOut::from_step).collect(),
+                },
+            )
+        }
+        Err(e) => format.error(e),
+    }
+}
+
+/// `POST /ovirt-engine/api/jobs/{id}/steps`: `<step><description/><type/><parent_step id/></step>`.
+pub async fn add_step(
+    State(state): State<AppState>,
+    format: Format,
+    OvirtCaller(caller): OvirtCaller,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
+    let job_id = match job_id_of(&format, &parts) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let input: StepIn = match xml::from_body(&body, sends_json(&parts.headers)) {
+        Ok(s) => s,
+        Err(m) => return format.bad(m),
+    };
+    let description = match Description::parse(input.description.as_deref().unwrap_or("")) {
+        Ok(d) => d,
+        Err(m) => return format.bad(format!("step.description {m}")),
+    };
+    let step_type = match input
+        .step_type
+        .as_deref()
+        .map(|t| t.trim().to_ascii_lowercase())
+    {
+        Some(t) => match StepType::parse(&t) {
+            Some(t) => t,
+            None => {
+                return format.bad(format!(
+                    "step.type `{t}` is not one of validating, executing, finalizing"
+                ))
+            }
+        },
+        None => return format.bad("step.type is required: validating, executing or finalizing"),
+    };
+    let parent = match input.parent_step.and_then(|p| p.id) {
+        Some(raw) => match Uuid::parse_str(raw.trim()) {
+            Ok(id) => Some(app::domain::IdRef { id }),
+            Err(_) => return format.bad(format!("step.parent_step.id `{raw}` is not a valid id")),
+        },
+        None => None,
+    };
+    let status = match input.status.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) => match Status::parse(&s.to_ascii_lowercase()) {
+            Some(s) => Some(s),
+            None => return format.bad(format!("step.status `{s}` is not a status")),
+        },
+    };
+    let new = NewStep {
+        description,
+        step_type,
+        parent_id: None,
+        parent_type: None,
+        parent_step: parent,
+        status,
+        internal: false,
+    };
+    match state.engine.add_step(&caller, job_id, new, None).await {
+        Ok(step) => {
+            let mut r = format.respond(StatusCode::CREATED, &StepOut::from_step(&step));
+            if let Ok(v) = HeaderValue::from_str(&xml::step_href(job_id, step.id)) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        Err(e) => format.error(e),
+    }
+}
+
+/// `GET /ovirt-engine/api/jobs/{id}/steps/{sid}`.
+pub async fn get_step(
+    State(state): State<AppState>,
+    format: Format,
+    OvirtCaller(caller): OvirtCaller,
+    parts: Parts,
+) -> Response {
+    let (job_id, step_id) = match step_ids_of(&format, &parts) {
+        Ok(ids) => ids,
+        Err(r) => return r,
+    };
+    match state.engine.get_step(&caller, job_id, step_id).await {
+        Ok(step) => format.respond(StatusCode::OK, &StepOut::from_step(&step)),
+        Err(e) => format.error(e),
+    }
+}
+
+/// `POST /ovirt-engine/api/jobs/{id}/steps/{sid}/end`.
+pub async fn end_step(
+    State(state): State<AppState>,
+    format: Format,
+    OvirtCaller(caller): OvirtCaller,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
+    let (job_id, step_id) = match step_ids_of(&format, &parts) {
+        Ok(ids) => ids,
+        Err(r) => return r,
+    };
+    let action = match read_action(&format, &parts, &body) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let input = EndStep {
+        status: None,
+        succeeded: Some(action.succeeded.unwrap_or(true)),
+        force: action.force.unwrap_or(false),
+        step_type: None,
+        fail_job: None,
+    };
+    match state.engine.end_step(&caller, job_id, step_id, input).await {
+        Ok(_) => format.respond(
+            StatusCode::OK,
+            &ActionOut {
+                force: action.force,
+                succeeded: action.succeeded,
+                status: "complete",
+                job: Some(job_ref(job_id)),
+            },
+        ),
+        Err(e) => format.error(e),
+    }
+}
+
+/// `GET .../steps/{sid}/statistics`: Stepwise keeps none.
+pub async fn statistics(
+    State(state): State<AppState>,
+    format: Format,
+    OvirtCaller(caller): OvirtCaller,
+    parts: Parts,
+) -> Response {
+    let (job_id, step_id) = match step_ids_of(&format, &parts) {
+        Ok(ids) => ids,
+        Err(r) => return r,
+    };
+    #[derive(Serialize)]
+    #[serde(rename = "statistics")]
+    struct Statistics {
+        statistic: Vec<()>,
+    }
+    match state.engine.get_step(&caller, job_id, step_id).await {
+        Ok(_) => format.respond(StatusCode::OK, &Statistics { statistic: vec![] }),
+        Err(e) => format.error(e),
+    }
+}
+
+/// Anything else under `/ovirt-engine/api`: Stepwise serves jobs and steps only.
+pub async fn no_such(format: Format, OvirtCaller(_caller): OvirtCaller, parts: Parts) -> Response {
+    format.fault(
+        StatusCode::NOT_FOUND,
+        "Not Found",
+        &format!(
+            "[Stepwise serves jobs and steps only; there is nothing at {}]",
+            parts.uri.path()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn searches_by_correlation_id_are_understood() {
+        assert_eq!(
+            parse_search("correlation_id=abc")
+                .unwrap()
+                .correlation_id
+                .as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            parse_search("correlation_id != abc")
+                .unwrap()
+                .correlation_id_not
+                .as_deref(),
+            Some("abc")
+        );
+        assert_eq!(parse_search("  ").unwrap(), JobFilter::default());
+        assert!(parse_search("status=started").is_err());
+        assert!(parse_search("correlation_id=a b").is_err());
+    }
+}

@@ -1,0 +1,351 @@
+//! oVirt API v4 representations of jobs and steps, written and read with quick-xml (serde), and the
+//! same shapes as oVirt's JSON.
+
+use app::domain::{Job, Status, Step, StepType};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const API: &str = "/ovirt-engine/api";
+
+/// oVirt's date form: `2016-12-13T02:15:42.130+00:00` (milliseconds, numeric zone).
+pub fn date(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, false)
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Link {
+    #[serde(rename = "@href")]
+    pub href: String,
+    #[serde(rename = "@rel")]
+    pub rel: String,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Ref {
+    #[serde(rename = "@href")]
+    pub href: String,
+    #[serde(rename = "@id")]
+    pub id: String,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Actions {
+    pub link: Vec<Link>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename = "job")]
+pub struct JobOut {
+    #[serde(rename = "@href")]
+    pub href: String,
+    #[serde(rename = "@id")]
+    pub id: String,
+    pub actions: Actions,
+    pub description: String,
+    pub link: Vec<Link>,
+    pub auto_cleared: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    pub external: bool,
+    pub last_updated: String,
+    pub start_time: String,
+    pub status: String,
+    pub owner: Ref,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<StepsOut>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename = "jobs")]
+pub struct JobsOut {
+    pub job: Vec<JobOut>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename = "step")]
+pub struct StepOut {
+    #[serde(rename = "@href")]
+    pub href: String,
+    #[serde(rename = "@id")]
+    pub id: String,
+    pub actions: Actions,
+    pub description: String,
+    pub link: Vec<Link>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<String>,
+    pub external: bool,
+    pub number: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<i16>,
+    pub start_time: String,
+    pub status: String,
+    #[serde(rename = "type")]
+    pub step_type: String,
+    pub job: Ref,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_step: Option<Ref>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename = "steps")]
+pub struct StepsOut {
+    pub step: Vec<StepOut>,
+}
+
+fn link(href: String, rel: &str) -> Link {
+    Link {
+        href,
+        rel: rel.to_owned(),
+    }
+}
+
+pub fn job_href(id: Uuid) -> String {
+    format!("{API}/jobs/{id}")
+}
+
+pub fn step_href(job: Uuid, step: Uuid) -> String {
+    format!("{API}/jobs/{job}/steps/{step}")
+}
+
+/// oVirt knows the three plug-in phases; anything else the engine uses is `unknown` to it.
+fn step_type(t: StepType) -> &'static str {
+    match t {
+        StepType::Validating | StepType::Executing | StepType::Finalizing => t.as_str(),
+    }
+}
+
+fn status(s: Status) -> &'static str {
+    s.as_str()
+}
+
+impl JobOut {
+    pub fn from_job(job: &Job, steps: Option<&[Step]>) -> JobOut {
+        let href = job_href(job.id);
+        JobOut {
+            actions: Actions {
+                link: vec![
+                    link(format!("{href}/clear"), "clear"),
+                    link(format!("{href}/end"), "end"),
+                ],
+            },
+            description: job.description.clone(),
+            link: vec![link(format!("{href}/steps"), "steps")],
+            auto_cleared: job.auto_cleared,
+            end_time: job.end_time.map(date),
+            external: job.is_external,
+            last_updated: date(job.last_updated),
+            start_time: date(job.start_time),
+            status: status(job.status).to_owned(),
+            owner: Ref {
+                href: format!("{API}/users/{}", job.owner),
+                id: job.owner.to_string(),
+            },
+            steps: steps.map(|s| StepsOut {
+                step: s.iter().map(StepOut::from_step).collect(),
+            }),
+            id: job.id.to_string(),
+            href,
+        }
+    }
+}
+
+impl StepOut {
+    pub fn from_step(step: &Step) -> StepOut {
+        let href = step_href(step.job_id, step.id);
+        StepOut {
+            actions: Actions {
+                link: vec![link(format!("{href}/end"), "end")],
+            },
+            description: step.description.clone(),
+            link: vec![link(format!("{href}/statistics"), "statistics")],
+            end_time: step.end_time.map(date),
+            external: step.is_external,
+            number: step.number,
+            progress: step.progress,
+            start_time: date(step.start_time),
+            status: status(step.status).to_owned(),
+            step_type: step_type(step.step_type).to_owned(),
+            job: Ref {
+                href: job_href(step.job_id),
+                id: step.job_id.to_string(),
+            },
+            parent_step: step.parent_step_id.map(|p| Ref {
+                href: step_href(step.job_id, p),
+                id: p.to_string(),
+            }),
+            id: step.id.to_string(),
+            href,
+        }
+    }
+}
+
+/// `<job>` as a client sends it to add one.
+#[derive(Debug, Deserialize, PartialEq)]
+pub struct JobIn {
+    pub description: Option<String>,
+    pub auto_cleared: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+pub struct IdIn {
+    #[serde(rename = "@id", alias = "id")]
+    pub id: Option<String>,
+}
+
+/// `<step>` as a client sends it to add one.
+#[derive(Debug, Deserialize, PartialEq)]
+pub struct StepIn {
+    pub description: Option<String>,
+    #[serde(rename = "type")]
+    pub step_type: Option<String>,
+    pub parent_step: Option<IdIn>,
+    pub status: Option<String>,
+}
+
+/// `<action>` as a client sends it.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+pub struct ActionIn {
+    pub force: Option<bool>,
+    pub succeeded: Option<bool>,
+}
+
+/// Serialise as XML (no declaration needed; one is added for old clients' comfort).
+pub fn to_xml<T: Serialize>(value: &T) -> Result<String, quick_xml::SeError> {
+    let body = quick_xml::se::to_string(value)?;
+    Ok(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n{body}"
+    ))
+}
+
+/// The same value as oVirt's JSON: attributes become plain keys.
+pub fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
+    fn strip(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) => serde_json::Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (k.trim_start_matches('@').to_owned(), strip(v)))
+                    .collect(),
+            ),
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.into_iter().map(strip).collect())
+            }
+            other => other,
+        }
+    }
+    strip(serde_json::to_value(value).unwrap_or(serde_json::Value::Null))
+}
+
+/// Read a request body as XML or (when the client says so) JSON. Unknown elements are ignored.
+pub fn from_body<T: serde::de::DeserializeOwned>(body: &[u8], json: bool) -> Result<T, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_owned())?;
+    if json {
+        serde_json::from_str(text).map_err(|e| format!("the JSON body is not valid: {e}"))
+    } else {
+        quick_xml::de::from_str(text).map_err(|e| format!("the XML body is not valid: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(description: &str) -> Job {
+        Job {
+            id: Uuid::nil(),
+            description: description.to_owned(),
+            status: Status::Started,
+            is_external: true,
+            auto_cleared: false,
+            owner: Uuid::from_u128(7),
+            owner_name: "admin".into(),
+            correlation_id: None,
+            start_time: DateTime::<Utc>::from_timestamp_millis(1_481_588_142_130).unwrap(),
+            end_time: None,
+            last_updated: DateTime::<Utc>::from_timestamp_millis(1_481_588_142_130).unwrap(),
+            progress: None,
+            steps: None,
+        }
+    }
+
+    #[test]
+    fn a_job_is_written_with_attributes_links_and_ovirt_dates() {
+        let xml = to_xml(&JobOut::from_job(&job("Backup"), None)).unwrap();
+        assert!(xml.contains("<job href=\"/ovirt-engine/api/jobs/00000000-0000-0000-0000-000000000000\" id=\"00000000-0000-0000-0000-000000000000\">"), "{xml}");
+        assert!(
+            xml.contains("<start_time>2016-12-13T00:15:42.130+00:00</start_time>"),
+            "{xml}"
+        );
+        assert!(xml.contains("<link href=\"/ovirt-engine/api/jobs/00000000-0000-0000-0000-000000000000/steps\" rel=\"steps\"/>"), "{xml}");
+        assert!(
+            xml.contains("<status>started</status>") && xml.contains("<external>true</external>")
+        );
+        assert!(!xml.contains("end_time"), "unset fields are left out");
+    }
+
+    #[test]
+    fn any_description_is_escaped_and_round_trips() {
+        let text = "<b>\"x\" & 'y'</b> ✓ \u{1F600}";
+        let xml = to_xml(&JobOut::from_job(&job(text), None)).unwrap();
+        assert!(xml.contains("&lt;b&gt;"));
+        #[derive(Deserialize)]
+        struct Back {
+            description: String,
+        }
+        let back: Back = quick_xml::de::from_str(xml.split_once('\n').unwrap().1).unwrap();
+        assert_eq!(back.description, text);
+    }
+
+    #[test]
+    fn an_empty_list_is_an_empty_element() {
+        let xml = to_xml(&JobsOut { job: vec![] }).unwrap();
+        assert!(
+            xml.ends_with("<jobs/>") || xml.ends_with("<jobs></jobs>"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_step_is_read_with_its_parent_and_unknown_elements_are_ignored() {
+        let step: StepIn = from_body(
+            b"<step><description>Copy &amp; verify</description><type>executing</type><parent_step id=\"abc\"/><weird><x/></weird></step>",
+            false,
+        )
+        .unwrap();
+        assert_eq!(step.description.as_deref(), Some("Copy & verify"));
+        assert_eq!(step.step_type.as_deref(), Some("executing"));
+        assert_eq!(step.parent_step.unwrap().id.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn an_action_is_read_from_xml_and_json() {
+        let a: ActionIn = from_body(
+            b"<action><force>true</force><succeeded>false</succeeded></action>",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            a,
+            ActionIn {
+                force: Some(true),
+                succeeded: Some(false)
+            }
+        );
+        let a: ActionIn = from_body(b"<action/>", false).unwrap();
+        assert_eq!(a, ActionIn::default());
+        let a: ActionIn = from_body(br#"{"force": true}"#, true).unwrap();
+        assert_eq!(a.force, Some(true));
+    }
+
+    #[test]
+    fn malformed_xml_is_refused() {
+        assert!(from_body::<JobIn>(b"<job><description>x</job>", false).is_err());
+    }
+
+    #[test]
+    fn json_has_plain_keys() {
+        let v = to_json(&JobOut::from_job(&job("J"), None));
+        assert_eq!(v["id"], "00000000-0000-0000-0000-000000000000");
+        assert_eq!(v["owner"]["id"], "00000000-0000-0000-0000-000000000007");
+    }
+}
