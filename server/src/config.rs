@@ -48,6 +48,38 @@ pub struct Config {
     #[arg(long, env = "STEPWISE_EVENT_RETENTION_HOURS", default_value_t = 24)]
     pub event_retention_hours: i64,
 
+    /// How often the auto-clear retention pass runs, in seconds.
+    #[arg(
+        long,
+        env = "STEPWISE_RETENTION_INTERVAL_SECONDS",
+        default_value_t = 600
+    )]
+    pub retention_interval_seconds: u64,
+
+    /// Auto-cleared jobs that finished are purged this many minutes after ending.
+    #[arg(
+        long,
+        env = "STEPWISE_RETENTION_FINISHED_MINUTES",
+        default_value_t = 10
+    )]
+    pub retention_finished_minutes: i64,
+
+    /// Auto-cleared jobs that failed or were aborted are purged this many minutes after ending.
+    #[arg(
+        long,
+        env = "STEPWISE_RETENTION_UNSUCCESSFUL_MINUTES",
+        default_value_t = 60
+    )]
+    pub retention_unsuccessful_minutes: i64,
+
+    /// Where ExportJobs writes its files.
+    #[arg(long, env = "STEPWISE_EXPORT_DIR", default_value = "exports")]
+    pub export_dir: std::path::PathBuf,
+
+    /// Background workers for monitored commands.
+    #[arg(long, env = "STEPWISE_COMMAND_WORKERS", default_value_t = 2)]
+    pub command_workers: usize,
+
     /// Most database connections this process opens.
     #[arg(long, env = "STEPWISE_DB_MAX_CONNECTIONS", default_value_t = 20)]
     pub db_max_connections: u32,

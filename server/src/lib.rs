@@ -1,5 +1,6 @@
 //! The Stepwise server: configuration, start-up, the REST API, the UI's assets and server functions.
 
+pub mod background;
 pub mod config;
 pub mod events;
 pub mod http;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use app::service::commands::CommandRunner;
 use app::service::users::{generate_password, AdminBootstrap};
 use app::service::Engine;
 use axum::Router;
@@ -46,6 +47,16 @@ impl Application {
             token_ttl: chrono::Duration::seconds(config.token_ttl_seconds.max(60)),
             session_ttl: chrono::Duration::seconds(config.session_ttl_seconds.max(60)),
             event_retention: chrono::Duration::hours(config.event_retention_hours.max(1)),
+            pacing: crate::background::Pacing {
+                retention_interval: std::time::Duration::from_secs(
+                    config.retention_interval_seconds.max(1),
+                ),
+                retention_finished_minutes: config.retention_finished_minutes.max(0),
+                retention_unsuccessful_minutes: config.retention_unsuccessful_minutes.max(0),
+                ..Default::default()
+            },
+            export_dir: config.export_dir.clone(),
+            command_workers: config.command_workers.max(1),
         };
         let (stop, stopped) = watch::channel(false);
         let router = app_router(engine, settings, stopped).await?;
@@ -107,12 +118,28 @@ async fn app_router(
     settings: Settings,
     stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<Router> {
+    let engine = engine
+        .register_process()
+        .await
+        .map_err(|e| anyhow::anyhow!("registering the server process failed: {e}"))?;
+    let commands = CommandRunner::new(
+        engine.clone(),
+        settings.command_workers,
+        settings.export_dir.clone(),
+    );
+    crate::background::spawn(
+        engine.clone(),
+        commands.clone(),
+        settings.pacing.clone(),
+        stopped.clone(),
+    );
     let events = EventHub::start(engine.clone(), stopped.clone())
         .await
         .context("listening for events on PostgreSQL failed")?;
     crate::events::spawn_journal_retention(engine.clone(), settings.event_retention, stopped);
     let state = AppState {
         engine,
+        commands,
         events: Some(events),
         settings: Arc::new(settings),
     };

@@ -44,3 +44,22 @@ pub async fn clear_job(job_id: Uuid) -> Result<Job, AppError> {
     let (engine, caller) = super::context::caller()?;
     Ok(engine.clear_job(&caller, job_id).await?)
 }
+
+/// How many jobs match `filter` (the preview before a bulk command).
+#[server(prefix = "/sfn", endpoint = "count_jobs", input = Json)]
+pub async fn count_jobs(filter: JobFilter) -> Result<i64, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    Ok(engine.preview_count(&caller, &filter).await?)
+}
+
+/// Start a bulk command (EndJobs, CleanupJobs, ExportJobs) over `filter`; answers the job it runs as.
+#[server(prefix = "/sfn", endpoint = "run_command", input = Json)]
+pub async fn run_command(name: String, params: serde_json::Value) -> Result<Option<Job>, AppError> {
+    let (_, caller) = super::context::caller()?;
+    let ctx = super::context::request()?;
+    let accepted = ctx
+        .commands
+        .invoke(&caller, &ctx.origin, &name, params, Default::default())
+        .await?;
+    Ok(accepted.job)
+}

@@ -16,7 +16,7 @@ pub use session::*;
 pub mod context {
     use crate::service::{Caller, Engine, Origin};
 
-    #[derive(Clone, Debug)]
+    #[derive(Clone)]
     pub struct RequestContext {
         pub engine: Engine,
         /// The signed-in user, from the session cookie.
@@ -28,6 +28,8 @@ pub mod context {
         pub secure: bool,
         /// Lifetime of a UI session.
         pub session_ttl: chrono::Duration,
+        /// The internal commands' runner.
+        pub commands: crate::service::commands::CommandRunner,
     }
 
     pub fn request() -> Result<RequestContext, super::AppError> {

@@ -109,6 +109,11 @@ pub struct NewJob {
     pub description: Description,
     #[serde(default)]
     pub auto_cleared: bool,
+    /// A lease in seconds (1..=604800): without a change or heartbeat for this long the job and its
+    /// running steps become `unknown`.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 604800)]
+    pub timeout_seconds: Option<i32>,
 }
 
 /// What a step hangs under, as the seed names it.

@@ -123,6 +123,12 @@ pub struct Job {
     pub end_time: Option<DateTime<Utc>>,
     /// Moves on every change to the job or any of its steps.
     pub last_updated: DateTime<Utc>,
+    /// What an internal command reports (counts, a download link, or why it failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// The job's lease: it becomes `unknown` when nothing changes it for this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i32>,
     /// 0..=100 where known: 100 once finished, else the mean over its top-level steps (an ended step
     /// counts 100, a running one its progress or 0); none while no step tells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,6 +160,9 @@ pub struct Step {
     pub start_time: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<DateTime<Utc>>,
+    /// What an internal command's step reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
 }
 
 /// A step with its sub-steps, ordered by number.

@@ -112,6 +112,7 @@ pub fn job_progress(status: Status, roots: &[StepNode]) -> Option<i16> {
             progress: None,
             start_time: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
             end_time: None,
+            result: None,
         },
         children: roots.to_vec(),
     };
@@ -154,6 +155,7 @@ mod tests {
             progress,
             start_time: chrono::Utc::now(),
             end_time: None,
+            result: None,
         }
     }
 

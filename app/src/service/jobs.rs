@@ -47,11 +47,16 @@ pub(super) fn job_not_found(job_id: Uuid) -> ServiceError {
     ServiceError::NotFound(format!("job {job_id} not found"))
 }
 
+/// Note a change: `last_updated` moves and the job's lease (if any) starts again.
 pub(super) async fn touch_job(tx: &mut Transaction<'_, Postgres>, job_id: Uuid) -> Result<()> {
-    sqlx::query("update job set last_updated = now() where id = $1")
-        .bind(job_id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "update job set last_updated = now(),
+                lease_expires_at = now() + make_interval(secs => timeout_seconds)
+          where id = $1",
+    )
+    .bind(job_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -116,6 +121,14 @@ impl Engine {
         idempotency_key: Option<IdempotencyKey>,
         is_external: bool,
     ) -> Result<Job> {
+        if let Some(t) = input.timeout_seconds {
+            if !(1..=604_800).contains(&t) {
+                return Err(ServiceError::invalid(
+                    "timeout_seconds",
+                    format!("must be between 1 and 604800 seconds (got {t})"),
+                ));
+            }
+        }
         caller.require(if is_external {
             ActionGroup::InjectExternalTasks
         } else {
@@ -130,8 +143,9 @@ impl Engine {
         }
         let id = Uuid::now_v7();
         sqlx::query(
-            "insert into job (id, description, status, is_external, auto_cleared, owner, correlation_id)
-             values ($1, $2, 'started', $3, $4, $5, $6)",
+            "insert into job (id, description, status, is_external, auto_cleared, owner, correlation_id,
+                              timeout_seconds, lease_expires_at, process_id)
+             values ($1, $2, 'started', $3, $4, $5, $6, $7::int, now() + make_interval(secs => $7::int), $8)",
         )
         .bind(id)
         .bind(input.description.as_str())
@@ -139,6 +153,8 @@ impl Engine {
         .bind(input.auto_cleared)
         .bind(caller.user_id)
         .bind(correlation_id.as_ref().map(CorrelationId::as_str))
+        .bind(input.timeout_seconds)
+        .bind(if is_external { None } else { self.process_id })
         .execute(&mut *tx)
         .await?;
         let job = fetch_job(&mut tx, id).await?;
@@ -243,6 +259,16 @@ impl Engine {
         Ok(job)
     }
 
+    /// Renew a job's lease (and `last_updated`) without changing anything else.
+    pub async fn heartbeat(&self, caller: &Caller, job_id: Uuid) -> Result<Job> {
+        let mut tx = self.pool.begin().await?;
+        lock_job(&mut tx, caller, job_id).await?;
+        touch_job(&mut tx, job_id).await?;
+        let job = fetch_job(&mut tx, job_id).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
     /// Mark a job auto-cleared: retention purges it once it has ended.
     pub async fn clear_job(&self, caller: &Caller, job_id: Uuid) -> Result<Job> {
         let mut tx = self.pool.begin().await?;
@@ -257,7 +283,7 @@ impl Engine {
     }
 }
 
-fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &JobFilter) -> Result<()> {
+pub(super) fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &JobFilter) -> Result<()> {
     if !f.status.is_empty() {
         let statuses: Vec<&'static str> = f.status.iter().map(|s| s.as_str()).collect();
         qb.push(" and j.status = any(")

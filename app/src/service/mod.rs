@@ -4,10 +4,12 @@
 
 mod admin;
 mod audit;
+pub mod commands;
 mod error;
 pub mod events;
 mod idempotency;
 mod jobs;
+pub mod maintenance;
 mod rows;
 mod steps;
 pub mod users;
@@ -62,6 +64,16 @@ impl Caller {
         }
     }
 
+    /// The engine acting for itself, on behalf of `user` (an internal command's bookkeeping, after the
+    /// invoking caller was authorised). Never built from a request.
+    pub(crate) fn engine_for(user_id: Uuid, username: &str) -> Caller {
+        Caller {
+            user_id,
+            username: username.to_owned(),
+            groups: ActionGroup::ALL.to_vec(),
+        }
+    }
+
     pub fn me(&self) -> Me {
         Me {
             id: self.user_id,
@@ -75,11 +87,24 @@ impl Caller {
 #[derive(Clone, Debug)]
 pub struct Engine {
     pool: PgPool,
+    /// This server process, for the liveness of its internal jobs (None: not registered).
+    process_id: Option<Uuid>,
 }
 
 impl Engine {
     pub fn new(pool: PgPool) -> Engine {
-        Engine { pool }
+        Engine {
+            pool,
+            process_id: None,
+        }
+    }
+
+    /// The engine of a registered server process (see [`Engine::register_process`]).
+    pub fn with_process(&self, process_id: Uuid) -> Engine {
+        Engine {
+            pool: self.pool.clone(),
+            process_id: Some(process_id),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {

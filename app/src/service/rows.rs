@@ -8,7 +8,7 @@ use crate::domain::{Job, Status, Step, StepType};
 
 /// The columns of a job row joined with its owner (`j` and `u`).
 pub const JOB_COLUMNS: &str = "j.id, j.description, j.status, j.is_external, j.auto_cleared, \
-     j.owner, u.username as owner_name, j.correlation_id, j.start_time, j.end_time, j.last_updated, \
+     j.owner, u.username as owner_name, j.correlation_id, j.start_time, j.end_time, j.last_updated, j.result, j.timeout_seconds, \
      case when j.status = 'finished' then 100::smallint \
           when j.status in ('failed', 'aborted') then null else \
        (select case when bool_or(t.status in ('finished','failed','aborted') or t.progress is not null) \
@@ -18,7 +18,7 @@ pub const JOB_COLUMNS: &str = "j.id, j.description, j.status, j.is_external, j.a
 
 /// The columns of a step row (`s`).
 pub const STEP_COLUMNS: &str = "s.id, s.job_id, s.parent_step_id, s.number, s.step_type, \
-     s.description, s.status, s.is_external, s.progress, s.start_time, s.end_time";
+     s.description, s.status, s.is_external, s.progress, s.start_time, s.end_time, s.result";
 
 #[derive(sqlx::FromRow)]
 pub struct JobRow {
@@ -33,6 +33,8 @@ pub struct JobRow {
     start_time: DateTime<Utc>,
     end_time: Option<DateTime<Utc>>,
     last_updated: DateTime<Utc>,
+    result: Option<String>,
+    timeout_seconds: Option<i32>,
     progress: Option<i16>,
 }
 
@@ -51,6 +53,8 @@ impl TryFrom<JobRow> for Job {
             start_time: r.start_time,
             end_time: r.end_time,
             last_updated: r.last_updated,
+            result: r.result,
+            timeout_seconds: r.timeout_seconds,
             progress: r.progress,
             steps: None,
         })
@@ -70,6 +74,7 @@ pub struct StepRow {
     progress: Option<i16>,
     start_time: DateTime<Utc>,
     end_time: Option<DateTime<Utc>>,
+    result: Option<String>,
 }
 
 impl TryFrom<StepRow> for Step {
@@ -88,6 +93,7 @@ impl TryFrom<StepRow> for Step {
             progress: r.progress,
             start_time: r.start_time,
             end_time: r.end_time,
+            result: r.result,
         })
     }
 }

@@ -99,7 +99,9 @@ impl Engine {
         sqlx::query("select pg_advisory_xact_lock(7203461001)")
             .execute(&mut *tx)
             .await?;
-        let any: Option<i32> = sqlx::query_scalar("select 1 from app_user limit 1")
+        // The engine's own user (which cannot sign in) does not count.
+        let any: Option<i32> = sqlx::query_scalar("select 1 from app_user where id <> $1 limit 1")
+            .bind(super::commands::ENGINE_USER)
             .fetch_optional(&mut *tx)
             .await?;
         if any.is_some() {

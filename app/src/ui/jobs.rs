@@ -236,6 +236,8 @@ pub fn JobsPage() -> impl IntoView {
             </div>
         </section>
 
+        <super::bulk::BulkActions filter=Signal::derive(filter_now)/>
+
         {move || error.get().map(|e| view! { <ErrorNote error=e/> })}
 
         <section class="card jobs" aria-label="Jobs">

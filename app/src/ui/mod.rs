@@ -2,6 +2,7 @@
 //! timeline, and the administration pages.
 
 mod admin;
+mod bulk;
 mod detail;
 mod format;
 mod jobs;

@@ -1,6 +1,7 @@
 //! Health and capabilities.
 
 use app::domain::{limits, Status, StepType};
+use app::service::commands::{registry, CommandInfo};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -31,8 +32,10 @@ pub struct Capabilities {
     pub job_statuses: Vec<Status>,
     pub step_statuses: Vec<Status>,
     pub step_types: Vec<StepType>,
-    /// Internal commands that are tracked as jobs (none yet in this version).
-    pub monitored_commands: Vec<serde_json::Value>,
+    /// Internal commands that are tracked as jobs and may run inside a plug-in's job.
+    pub monitored_commands: Vec<CommandInfo>,
+    /// Every command, each with its `monitored` flag.
+    pub commands: Vec<CommandInfo>,
     pub limits: Limits,
 }
 
@@ -57,7 +60,8 @@ pub async fn capabilities(_caller: Authenticated) -> Json<Capabilities> {
         job_statuses: Status::ALL.to_vec(),
         step_statuses: Status::ALL.to_vec(),
         step_types: StepType::ALL.to_vec(),
-        monitored_commands: Vec::new(),
+        monitored_commands: registry().into_iter().filter(|c| c.monitored).collect(),
+        commands: registry(),
         limits: Limits {
             description_max_chars: limits::MAX_DESCRIPTION_CHARS,
             step_depth_max: limits::MAX_STEP_DEPTH,

@@ -2,6 +2,7 @@
 
 mod admin;
 pub mod auth;
+mod commands;
 pub mod error;
 pub mod extract;
 mod jobs;
@@ -25,6 +26,7 @@ use leptos::prelude::provide_context;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    pub commands: app::service::commands::CommandRunner,
     pub events: Option<crate::events::EventHub>,
     pub settings: Arc<Settings>,
 }
@@ -35,6 +37,9 @@ pub struct Settings {
     pub token_ttl: chrono::Duration,
     pub session_ttl: chrono::Duration,
     pub event_retention: chrono::Duration,
+    pub pacing: crate::background::Pacing,
+    pub export_dir: std::path::PathBuf,
+    pub command_workers: usize,
 }
 
 impl Default for Settings {
@@ -43,6 +48,9 @@ impl Default for Settings {
             token_ttl: chrono::Duration::hours(1),
             session_ttl: chrono::Duration::hours(12),
             event_retention: chrono::Duration::hours(24),
+            pacing: crate::background::Pacing::default(),
+            export_dir: std::env::temp_dir().join("stepwise-exports"),
+            command_workers: 2,
         }
     }
 }
@@ -70,6 +78,9 @@ pub fn api_router() -> Router<AppState> {
         .route("/jobs/{job_id}", get(jobs::get))
         .route("/jobs/{job_id}/end", post(jobs::end))
         .route("/jobs/{job_id}/clear", post(jobs::clear))
+        .route("/jobs/{job_id}/heartbeat", post(commands::heartbeat))
+        .route("/commands/{name}", post(commands::run))
+        .route("/exports/{export_id}", get(commands::download))
         .route("/jobs/{job_id}/steps", post(steps::add).get(steps::list))
         .route("/jobs/{job_id}/steps/{step_id}", get(steps::get))
         .route("/jobs/{job_id}/steps/{step_id}/end", post(steps::end))
@@ -118,6 +129,7 @@ async fn server_fn(State(state): State<AppState>, req: Request) -> Response {
         origin: extract::origin_of(&parts),
         secure,
         session_ttl: state.settings.session_ttl,
+        commands: state.commands.clone(),
     };
     let req = Request::from_parts(parts, body);
     let response =

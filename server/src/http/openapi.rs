@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, error, jobs, meta, steps};
+use super::{admin, auth, commands, error, jobs, meta, steps};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,6 +13,7 @@ use super::{admin, auth, error, jobs, meta, steps};
         auth::token,
         meta::capabilities,
         crate::events::stream,
+        commands::run, commands::download, commands::heartbeat,
         jobs::add, jobs::list, jobs::get, jobs::end, jobs::clear,
         steps::add, steps::list, steps::get, steps::end, steps::progress,
         admin::create_user, admin::list_users, admin::disable_user, admin::enable_user,

@@ -347,6 +347,7 @@ pub async fn add_job(
     let new = NewJob {
         description,
         auto_cleared: input.auto_cleared.unwrap_or(false),
+        timeout_seconds: None,
     };
     match state
         .engine

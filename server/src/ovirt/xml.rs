@@ -264,6 +264,8 @@ mod tests {
             end_time: None,
             last_updated: DateTime::<Utc>::from_timestamp_millis(1_481_588_142_130).unwrap(),
             progress: None,
+            result: None,
+            timeout_seconds: None,
             steps: None,
         }
     }

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod auth;
+mod commands;
 mod concurrency;
 mod events;
 mod idempotency;

@@ -42,6 +42,7 @@ struct Fixture {
     job: String,
     step: String,
     token_id: String,
+    export_id: String,
 }
 
 struct Case {
@@ -57,6 +58,10 @@ const INJECT: (&[Who], Who) = (&[Who::Plain, Who::Viewer], Who::Creator);
 const OWNER: (&[Who], Who) = (&[Who::Plain, Who::Viewer, Who::OtherCreator], Who::Creator);
 const USERS: (&[Who], Who) = (&[Who::Plain, Who::Viewer, Who::Creator], Who::Admin);
 const ANYONE: (&[Who], Who) = (&[], Who::Plain);
+/// RUN_INTERNAL_COMMANDS with VIEW_TASKS.
+const EXPORT: (&[Who], Who) = (&[Who::Plain, Who::Viewer, Who::Creator], Who::Admin);
+/// The export's owner (the administrator made it).
+const EXPORT_OWNER: (&[Who], Who) = (&[Who::Plain, Who::Viewer], Who::Admin);
 
 fn case(
     method: &'static str,
@@ -150,6 +155,14 @@ fn rest_cases() -> Vec<Case> {
         case("GET", "/api/tokens", json!(null), USERS),
         case("DELETE", "/api/tokens/{token_id}", json!(null), USERS),
         case("GET", "/api/audit", json!(null), USERS),
+        case("POST", "/api/jobs/{job_id}/heartbeat", json!(null), OWNER),
+        case(
+            "POST",
+            "/api/commands/{name}",
+            json!({ "format": "jsonl" }),
+            EXPORT,
+        ),
+        case("GET", "/api/exports/{export_id}", json!(null), EXPORT_OWNER),
     ]
 }
 
@@ -162,10 +175,23 @@ async fn fixture(app: &TestApp, people: &People) -> Fixture {
         201,
     )
     .await;
+    let export_id = uuid::Uuid::now_v7();
+    let path = std::env::temp_dir().join(format!("stepwise-test-export-{export_id}.jsonl"));
+    std::fs::write(&path, "{}\n").unwrap();
+    sqlx::query(
+        "insert into export_file (id, owner, format, path)
+         select $1, id, 'jsonl', $2 from app_user where username = 'admin'",
+    )
+    .bind(export_id)
+    .bind(path.to_string_lossy().to_string())
+    .execute(&app.pool)
+    .await
+    .unwrap();
     Fixture {
         job: id(&job).to_owned(),
         step: id(&step).to_owned(),
         token_id: id(&token).to_owned(),
+        export_id: export_id.to_string(),
     }
 }
 
@@ -175,6 +201,10 @@ fn fill(path: &str, f: &Fixture, people: &People) -> String {
         .replace("{user_id}", &people.target_id)
         .replace("{role_name}", "TaskViewer")
         .replace("{token_id}", &f.token_id)
+        .replace("{export_id}", &f.export_id)
+        .replace("{name}", "ExportJobs")
+        .replace("{export_id}", &f.export_id)
+        .replace("{name}", "ExportJobs")
 }
 
 async fn call(app: &TestApp, method: &str, path: &str, body: &Value, token: Option<&str>) -> u16 {

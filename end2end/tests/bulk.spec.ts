@@ -1,0 +1,28 @@
+import { test, expect } from './fixtures';
+import { api, jobRow, signIn, token, unique } from './helpers';
+
+test('a bulk end by the current filter shows a preview count, then ends the matching jobs', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const tag = unique('bulk').replace(' ', '-');
+  const a = await admin.post('/api/jobs', { description: `${tag} one` });
+  const b = await admin.post('/api/jobs', { description: `${tag} two` });
+  await signIn(page);
+  await page.getByLabel('Text').fill(tag);
+  await page.getByLabel('Text').press('Enter');
+  await expect(page).toHaveURL(new RegExp(`q=${tag}`));
+  await expect(page.getByTestId('job-row')).toHaveCount(2);
+
+  await page.getByRole('button', { name: 'Bulk actions…' }).click();
+  await page.getByLabel('Action', { exact: true }).selectOption('end');
+  await page.getByLabel('End as').selectOption('aborted');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  await expect(page.getByTestId('bulk-preview')).toHaveText('2 job(s) match.');
+  await page.getByRole('button', { name: 'Run on 2 job(s)' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Started' })).toBeVisible();
+
+  // The list follows live.
+  await expect(jobRow(page, `${tag} one`)).toContainText('Aborted');
+  await expect(jobRow(page, `${tag} two`)).toContainText('Aborted');
+  expect((await admin.get(`/api/jobs/${a.id}`)).status).toBe('aborted');
+  expect((await admin.get(`/api/jobs/${b.id}`)).status).toBe('aborted');
+});

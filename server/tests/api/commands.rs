@@ -1,0 +1,544 @@
+//! Internal commands, capabilities, retention and stale jobs, through REST on a real database.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use stepwise::background::Pacing;
+use stepwise::http::Settings;
+
+use crate::helpers::*;
+
+/// Wait until the job has ended (or fail after 15 s).
+async fn ended(app: &TestApp, job_id: &str) -> Value {
+    for _ in 0..150 {
+        let job = expect_status(
+            app.get(&format!("/api/jobs/{job_id}?include=steps")).await,
+            200,
+        )
+        .await;
+        if job["end_time"].is_string() {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("job {job_id} did not end");
+}
+
+async fn run(app: &TestApp, name: &str, query: &str, body: Value) -> reqwest::Response {
+    app.post(&format!("/api/commands/{name}{query}"), &body)
+        .await
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn capabilities_list_the_monitored_commands_and_all_commands(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let caps = expect_status(app.get("/api/capabilities").await, 200).await;
+    let monitored: Vec<&str> = caps["monitored_commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(monitored, vec!["EndJobs", "CleanupJobs", "ExportJobs"]);
+    let role = caps["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "CreateRole")
+        .unwrap();
+    assert_eq!(role["monitored"], false);
+    let end = &caps["monitored_commands"][0];
+    assert!(end["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "status" && p["required"] == true));
+    assert_eq!(
+        caps["job_statuses"],
+        json!(["started", "finished", "failed", "aborted", "unknown"])
+    );
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn end_jobs_previews_then_ends_the_matching_jobs_as_an_internal_job(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let a = app.add_job("nightly a").await;
+    let b = app.add_job("nightly b").await;
+    let other = app.add_job("keep me").await;
+    let step = app.add_top_step(&a, "running step").await;
+
+    let preview = expect_status(
+        run(
+            &app,
+            "EndJobs",
+            "",
+            json!({ "filter": { "q": "nightly" }, "status": "aborted", "dry_run": true }),
+        )
+        .await,
+        202,
+    )
+    .await;
+    let preview_job = ended(&app, id(&preview["job"])).await;
+    assert_eq!(preview_job["result"], "Dry run: 2 job(s) would be affected");
+    assert_eq!(
+        app.job(&a).await["status"],
+        "started",
+        "a dry run changes nothing"
+    );
+
+    let accepted = run(
+        &app,
+        "EndJobs",
+        "",
+        json!({ "filter": { "q": "nightly" }, "status": "aborted" }),
+    )
+    .await;
+    assert_eq!(accepted.status(), 202);
+    let location = accepted.headers()["location"].to_str().unwrap().to_owned();
+    let accepted: Value = accepted.json().await.unwrap();
+    assert_eq!(location, format!("/api/jobs/{}", id(&accepted["job"])));
+    assert_eq!(accepted["job"]["is_external"], false);
+    let job = ended(&app, id(&accepted["job"])).await;
+    assert_eq!(job["status"], "finished");
+    assert_eq!(job["result"], "Ended 2 job(s) as aborted");
+    let phases: Vec<(&str, &str)> = job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["type"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        phases,
+        vec![
+            ("validating", "finished"),
+            ("executing", "finished"),
+            ("finalizing", "finished")
+        ]
+    );
+    assert!(job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["is_external"] == false));
+    assert_eq!(app.job(&a).await["status"], "aborted");
+    assert_eq!(app.job(&b).await["status"], "aborted");
+    assert_eq!(app.step(&a, &step).await["status"], "aborted");
+    assert_eq!(app.job(&other).await["status"], "started");
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_monitored_command_runs_inside_a_plugin_job_and_step(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let plugin_job = app.add_job("plug-in job").await;
+    let plugin_step = app.add_top_step(&plugin_job, "plug-in step").await;
+    app.add_job("to export").await;
+    let accepted = expect_status(
+        run(
+            &app,
+            "ExportJobs",
+            &format!("?job_id={}&step_id={}", id(&plugin_job), id(&plugin_step)),
+            json!({ "format": "jsonl" }),
+        )
+        .await,
+        202,
+    )
+    .await;
+    assert_eq!(accepted["job"]["id"], plugin_job["id"]);
+    let container = &accepted["step"];
+    assert_eq!(container["parent_step_id"], plugin_step["id"]);
+    assert_eq!(container["is_external"], false);
+    for _ in 0..150 {
+        if app.step(&plugin_job, container).await["status"] != "started" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let done = app.step(&plugin_job, container).await;
+    assert_eq!(done["status"], "finished");
+    assert!(
+        done["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("Exported 2 job(s)"),
+        "{done}"
+    );
+    let tree = expect_status(
+        app.get(&format!("/api/jobs/{}/steps?tree=true", id(&plugin_job)))
+            .await,
+        200,
+    )
+    .await;
+    let phases = &tree["items"][0]["children"][0]["children"];
+    assert_eq!(phases.as_array().unwrap().len(), 3, "{tree}");
+    assert_eq!(
+        app.job(&plugin_job).await["status"],
+        "started",
+        "the plug-in's job goes on"
+    );
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_command_that_is_not_monitored_refuses_job_id_and_otherwise_answers_at_once(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    expect_problem(
+        run(
+            &app,
+            "CreateRole",
+            &format!("?job_id={}", id(&job)),
+            json!({ "name": "R1", "action_groups": [] }),
+        )
+        .await,
+        400,
+        "job_id",
+    )
+    .await;
+    let done = expect_status(
+        run(
+            &app,
+            "CreateRole",
+            "",
+            json!({ "name": "R1", "action_groups": ["VIEW_TASKS"] }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(done["result"]["name"], "R1");
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn unknown_commands_and_bad_parameters_are_refused_naming_them(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    expect_problem(run(&app, "Reboot", "", json!({})).await, 404, "Reboot").await;
+    expect_problem(run(&app, "EndJobs", "", json!({})).await, 400, "status").await;
+    expect_problem(
+        run(&app, "EndJobs", "", json!({ "status": "done" })).await,
+        400,
+        "status",
+    )
+    .await;
+    expect_problem(
+        run(
+            &app,
+            "EndJobs",
+            "",
+            json!({ "status": "aborted", "fitler": {} }),
+        )
+        .await,
+        400,
+        "fitler",
+    )
+    .await;
+    expect_problem(
+        run(&app, "ExportJobs", "", json!({ "format": "xml" })).await,
+        400,
+        "format",
+    )
+    .await;
+    expect_problem(
+        run(&app, "CleanupJobs", "", json!({ "older_than_minutes": -1 })).await,
+        400,
+        "older_than_minutes",
+    )
+    .await;
+    expect_problem(
+        run(
+            &app,
+            "EndJobs",
+            "?step_id=00000000-0000-0000-0000-000000000001",
+            json!({ "status": "aborted" }),
+        )
+        .await,
+        400,
+        "step_id",
+    )
+    .await;
+    let missing = "00000000-0000-0000-0000-0000000000ff";
+    expect_problem(
+        run(
+            &app,
+            "EndJobs",
+            &format!("?job_id={missing}"),
+            json!({ "status": "aborted" }),
+        )
+        .await,
+        404,
+        missing,
+    )
+    .await;
+    let (_, viewer) = app.user_with_roles("v", &["TaskViewer"]).await;
+    let viewer = app.as_token(&viewer);
+    assert_eq!(
+        run(&viewer, "ExportJobs", "", json!({ "format": "csv" }))
+            .await
+            .status(),
+        403
+    );
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn cleanup_deletes_only_ended_jobs_old_enough(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let old = app.add_job("old").await;
+    app.add_top_step(&old, "its step").await;
+    expect_status(
+        app.end_job(&old, json!({ "status": "finished" })).await,
+        200,
+    )
+    .await;
+    sqlx::query("update job set end_time = now() - interval '2 hours' where id = $1::uuid")
+        .bind(id(&old))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let recent = app.add_job("recent").await;
+    expect_status(
+        app.end_job(&recent, json!({ "status": "finished" })).await,
+        200,
+    )
+    .await;
+    let running = app.add_job("running").await;
+
+    let dry = expect_status(
+        run(
+            &app,
+            "CleanupJobs",
+            "",
+            json!({ "older_than_minutes": 60, "dry_run": true }),
+        )
+        .await,
+        202,
+    )
+    .await;
+    assert_eq!(
+        ended(&app, id(&dry["job"])).await["result"],
+        "Dry run: 1 job(s) would be affected"
+    );
+    expect_status(app.get(&format!("/api/jobs/{}", id(&old))).await, 200).await;
+
+    let real = expect_status(
+        run(&app, "CleanupJobs", "", json!({ "older_than_minutes": 60 })).await,
+        202,
+    )
+    .await;
+    assert_eq!(
+        ended(&app, id(&real["job"])).await["result"],
+        "Deleted 1 ended job(s)"
+    );
+    assert_eq!(
+        app.get(&format!("/api/jobs/{}", id(&old))).await.status(),
+        404
+    );
+    expect_status(app.get(&format!("/api/jobs/{}", id(&recent))).await, 200).await;
+    expect_status(app.get(&format!("/api/jobs/{}", id(&running))).await, 200).await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn exports_are_downloadable_by_their_owner_in_jsonl_and_csv(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("exported \"quoted\", with comma").await;
+    app.add_top_step(&job, "s1").await;
+    for (format, check) in [
+        ("jsonl", "\"description\":\"s1\""),
+        ("csv", "\"exported \"\"quoted\"\", with comma\""),
+    ] {
+        let accepted = expect_status(
+            run(
+                &app,
+                "ExportJobs",
+                "",
+                json!({ "format": format, "filter": { "q": "exported" } }),
+            )
+            .await,
+            202,
+        )
+        .await;
+        let result = ended(&app, id(&accepted["job"])).await["result"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let url = result.split(": ").nth(1).unwrap().to_owned();
+        let file = app.get(&url).await;
+        assert_eq!(file.status(), 200);
+        let text = file.text().await.unwrap();
+        assert!(text.contains(check), "{format}: {text}");
+        if format == "jsonl" {
+            assert_eq!(text.lines().count(), 1);
+            let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+            assert_eq!(line["steps"][0]["description"], "s1");
+        } else {
+            assert_eq!(text.lines().count(), 2, "a header and a row per step");
+        }
+        let (_, other) = app
+            .user_with_roles(&format!("other-{format}"), &["TaskViewer"])
+            .await;
+        assert_eq!(app.as_token(&other).get(&url).await.status(), 403);
+    }
+}
+
+fn fast() -> Settings {
+    Settings {
+        pacing: Pacing {
+            sweep: Duration::from_millis(200),
+            retention_interval: Duration::from_millis(700),
+            retention_finished_minutes: 0,
+            retention_unsuccessful_minutes: 0,
+            ..Pacing::default()
+        },
+        ..Settings::default()
+    }
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn retention_purges_ended_auto_cleared_jobs_as_an_internal_cleanup_job(pool: PgPool) {
+    let app = spawn_app_with(pool, fast()).await;
+    let gone = expect_status(
+        app.post(
+            "/api/jobs",
+            &json!({ "description": "auto", "auto_cleared": true }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    expect_status(
+        app.end_job(&gone, json!({ "status": "finished" })).await,
+        200,
+    )
+    .await;
+    let kept = app.add_job("not auto-cleared").await;
+    expect_status(
+        app.end_job(&kept, json!({ "status": "finished" })).await,
+        200,
+    )
+    .await;
+    let running = expect_status(
+        app.post(
+            "/api/jobs",
+            &json!({ "description": "auto running", "auto_cleared": true }),
+        )
+        .await,
+        201,
+    )
+    .await;
+
+    for _ in 0..50 {
+        if app.get(&format!("/api/jobs/{}", id(&gone))).await.status() == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        app.get(&format!("/api/jobs/{}", id(&gone))).await.status(),
+        404
+    );
+    expect_status(app.get(&format!("/api/jobs/{}", id(&kept))).await, 200).await;
+    assert_eq!(
+        app.job(&running).await["status"],
+        "started",
+        "a running job is never touched"
+    );
+    let internal = expect_status(
+        app.get("/api/jobs?external=false&q=auto-cleared").await,
+        200,
+    )
+    .await;
+    assert!(
+        !internal["items"].as_array().unwrap().is_empty(),
+        "the pass shows as an internal job"
+    );
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_lapsed_lease_makes_the_job_and_its_running_steps_unknown(pool: PgPool) {
+    let app = spawn_app_with(pool, fast()).await;
+    let leased = expect_status(
+        app.post(
+            "/api/jobs",
+            &json!({ "description": "leased", "timeout_seconds": 1 }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(leased["timeout_seconds"], 1);
+    let step = app.add_top_step(&leased, "s").await;
+    let kept = expect_status(
+        app.post(
+            "/api/jobs",
+            &json!({ "description": "kept alive", "timeout_seconds": 2 }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        expect_status(
+            app.post(&format!("/api/jobs/{}/heartbeat", id(&kept)), &json!({}))
+                .await,
+            200,
+        )
+        .await;
+    }
+    assert_eq!(app.job(&leased).await["status"], "unknown");
+    assert_eq!(app.step(&leased, &step).await["status"], "unknown");
+    assert_eq!(
+        app.job(&kept).await["status"],
+        "started",
+        "heartbeats renew the lease"
+    );
+    // An unknown job may still be ended normally.
+    expect_status(
+        app.end_job(&leased, json!({ "status": "failed" })).await,
+        200,
+    )
+    .await;
+    expect_problem(
+        app.post(
+            "/api/jobs",
+            &json!({ "description": "x", "timeout_seconds": 0 }),
+        )
+        .await,
+        400,
+        "timeout_seconds",
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn an_internal_job_of_a_dead_process_becomes_unknown(pool: PgPool) {
+    let app = spawn_app_with(pool, fast()).await;
+    let owner: uuid::Uuid = sqlx::query_scalar("select id from app_user where username = 'admin'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    // A process that stopped beating a minute ago, with a command still running.
+    let dead = uuid::Uuid::now_v7();
+    sqlx::query(
+        "insert into engine_process (id, heartbeat_at) values ($1, now() - interval '1 minute')",
+    )
+    .bind(dead)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let job = uuid::Uuid::now_v7();
+    sqlx::query("insert into job (id, description, status, is_external, owner, process_id) values ($1, 'EndJobs', 'started', false, $2, $3)")
+        .bind(job).bind(owner).bind(dead).execute(&app.pool).await.unwrap();
+    let plugin = app.add_job("plug-in jobs survive restarts").await;
+    for _ in 0..25 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if app.job(&json!({ "id": job.to_string() })).await["status"] == "unknown" {
+            break;
+        }
+    }
+    assert_eq!(
+        app.job(&json!({ "id": job.to_string() })).await["status"],
+        "unknown"
+    );
+    assert_eq!(app.job(&plugin).await["status"], "started");
+}
