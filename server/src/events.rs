@@ -6,6 +6,7 @@
 //! behind the bounded broadcast, or reconnects with `Last-Event-ID`, catches up from the database.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::domain::{Event, EventFilter};
@@ -36,10 +37,44 @@ const CONNECTION_BUFFER: usize = 256;
 /// How often the hub looks at the journal even without a notification (a lost connection, say).
 const SAFETY_TICK: Duration = Duration::from_millis(1000);
 
+/// An event, serialised once for every subscriber.
+#[derive(Debug)]
+pub struct Frame {
+    seq: i64,
+    job_id: Uuid,
+    is_external: bool,
+    kind: String,
+    json: String,
+}
+
+impl Frame {
+    fn new(event: &Event) -> Frame {
+        Frame {
+            seq: event.seq,
+            job_id: event.job_id,
+            is_external: event.is_external,
+            kind: event.kind.clone(),
+            json: serde_json::to_string(event).unwrap_or_default(),
+        }
+    }
+
+    fn matches(&self, filter: &EventFilter) -> bool {
+        filter.job_id.is_none_or(|j| j == self.job_id)
+            && filter.external.is_none_or(|x| x == self.is_external)
+    }
+
+    fn sse(&self) -> SseEvent {
+        SseEvent::default()
+            .id(self.seq.to_string())
+            .event(self.kind.clone())
+            .data(self.json.clone())
+    }
+}
+
 /// The per-process hub: a broadcast of every numbered event, in order, and a shutdown signal.
 #[derive(Clone)]
 pub struct EventHub {
-    sender: broadcast::Sender<Event>,
+    sender: broadcast::Sender<Arc<Frame>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -66,7 +101,7 @@ impl EventHub {
         Ok(hub)
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Event> {
+    fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
         self.sender.subscribe()
     }
 }
@@ -74,7 +109,7 @@ impl EventHub {
 async fn run_hub(
     engine: Engine,
     mut listener: PgListener,
-    sender: broadcast::Sender<Event>,
+    sender: broadcast::Sender<Arc<Frame>>,
     mut last: i64,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -100,7 +135,7 @@ async fn run_hub(
                     for event in batch {
                         last = event.seq;
                         // No subscribers is fine.
-                        let _ = sender.send(event);
+                        let _ = sender.send(Arc::new(Frame::new(&event)));
                     }
                     if !full {
                         break;
@@ -220,12 +255,12 @@ async fn feed(
                 received = live.recv() => received,
             };
             match received {
-                Ok(event) => {
-                    if event.seq <= last {
+                Ok(frame) => {
+                    if frame.seq <= last {
                         continue;
                     }
-                    last = event.seq;
-                    if filter.matches(&event) && tx.send(sse(&event)).await.is_err() {
+                    last = frame.seq;
+                    if frame.matches(&filter) && tx.send(frame.sse()).await.is_err() {
                         return;
                     }
                 }
@@ -252,7 +287,7 @@ async fn catch_up(
         let full = events.len() as i64 == PAGE;
         for event in events {
             *last = event.seq;
-            if tx.send(sse(&event)).await.is_err() {
+            if tx.send(Frame::new(&event).sse()).await.is_err() {
                 return false;
             }
         }
@@ -260,13 +295,6 @@ async fn catch_up(
             return true;
         }
     }
-}
-
-fn sse(event: &Event) -> SseEvent {
-    SseEvent::default()
-        .id(event.seq.to_string())
-        .event(event.kind.clone())
-        .data(serde_json::to_string(event).unwrap_or_default())
 }
 
 /// A stream over an mpsc receiver.

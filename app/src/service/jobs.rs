@@ -310,9 +310,11 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &JobFilter) ->
     if let Some(owner) = f.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
         match Uuid::parse_str(owner) {
             Ok(id) => qb.push(" and j.owner = ").push_bind(id),
+            // Resolved to the id first, so the (owner, start_time, id) index serves the page.
             Err(_) => qb
-                .push(" and u.username = ")
-                .push_bind(super::users::local_name(owner).to_owned()),
+                .push(" and j.owner = (select id from app_user where username = ")
+                .push_bind(super::users::local_name(owner).to_owned())
+                .push(")"),
         };
     }
     if let Some(t) = f.started_after {
@@ -336,7 +338,7 @@ fn escape_like(q: &str) -> String {
     out
 }
 
-fn encode_cursor(time: DateTime<Utc>, id: Uuid) -> String {
+pub fn encode_cursor(time: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}.{}", time.timestamp_micros(), id.simple()))
 }
 

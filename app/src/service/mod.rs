@@ -8,7 +8,7 @@ pub mod commands;
 mod error;
 pub mod events;
 mod idempotency;
-mod jobs;
+pub mod jobs;
 pub mod maintenance;
 mod rows;
 mod steps;

@@ -1,0 +1,490 @@
+//! `stepwise-bench`: measures a running Stepwise over HTTP — writes at 1/8/32 clients, reads at scale,
+//! event delivery lag, server memory. Prints Markdown tables. Run it through `scripts/bench.sh`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use tokio::sync::Mutex;
+
+#[derive(Parser)]
+struct Args {
+    /// The server to measure.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    url: String,
+    /// Its database (for seeding the read tests).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    #[arg(long, default_value = "admin")]
+    user: String,
+    #[arg(long, env = "STEPWISE_ADMIN_PASSWORD")]
+    password: String,
+    /// Seconds per write measurement.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Jobs seeded for the read tests (steps: five per job).
+    #[arg(long, default_value_t = 1_000_000)]
+    jobs: i64,
+    /// The server's process id, for its memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+struct Stats {
+    per_second: f64,
+    p50: f64,
+    p99: f64,
+}
+
+fn stats(mut latencies: Vec<Duration>, elapsed: Duration) -> Stats {
+    latencies.sort();
+    let at = |q: f64| {
+        if latencies.is_empty() {
+            0.0
+        } else {
+            latencies[((latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1000.0
+        }
+    };
+    Stats {
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+    }
+}
+
+fn rss_mb(pid: Option<u32>) -> String {
+    let Some(pid) = pid else { return "n/a".into() };
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l.to_owned())
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| format!("{:.0} MB", kb / 1024.0))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Client {
+    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
+        Ok(r.json().await?)
+    }
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
+        Ok(r.json().await?)
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let token: Value = http
+        .post(format!("{}/api/auth/token", args.url))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", args.user.as_str()),
+            ("password", args.password.as_str()),
+        ])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let client = Arc::new(Client {
+        http,
+        url: args.url.clone(),
+        token: token["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    });
+    println!("Server RSS at rest: {}\n", rss_mb(args.server_pid));
+
+    // Reads first, so the newest page shows seeded jobs rather than the write tests' huge ones.
+    reads(&client, &args).await?;
+    println!("\n### Writes over REST ({} s each)\n", args.seconds);
+    println!("| operation | clients | requests/s | p50 ms | p99 ms |\n|---|---|---|---|---|");
+    for op in ["add job", "add step", "end step"] {
+        for clients in [1usize, 8, 32] {
+            let s = writes(&client, op, clients, Duration::from_secs(args.seconds)).await?;
+            println!(
+                "| {op} | {clients} | {:.0} | {:.2} | {:.2} |",
+                s.per_second, s.p50, s.p99
+            );
+        }
+    }
+    println!(
+        "\nServer RSS after the writes: {}\n",
+        rss_mb(args.server_pid)
+    );
+
+    events(&client, &args).await?;
+    println!("\nServer RSS at the end: {}", rss_mb(args.server_pid));
+    Ok(())
+}
+
+/// `clients` loops of one write for `time`.
+async fn writes(
+    client: &Arc<Client>,
+    op: &str,
+    clients: usize,
+    time: Duration,
+) -> anyhow::Result<Stats> {
+    let all = Arc::new(Mutex::new(Vec::new()));
+    // Every client finishes its set-up before any starts measuring.
+    let ready = Arc::new(tokio::sync::Barrier::new(clients));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let client = client.clone();
+        let all = all.clone();
+        let op = op.to_owned();
+        let ready = ready.clone();
+        tasks.push(tokio::spawn(async move {
+            let job = client
+                .post(
+                    "/api/jobs",
+                    &json!({ "description": format!("bench {op} {c}") }),
+                )
+                .await?;
+            let job_id = job["id"].as_str().unwrap_or_default().to_owned();
+            // Steps to end, made before the clock starts for "end step".
+            let mut to_end = Vec::new();
+            if op == "end step" {
+                for _ in 0..1500 {
+                    let s = client
+                        .post(
+                            &format!("/api/jobs/{job_id}/steps"),
+                            &json!({ "description": "s", "type": "executing" }),
+                        )
+                        .await?;
+                    to_end.push(s["id"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+            ready.wait().await;
+            let mut mine = Vec::new();
+            let began = Instant::now();
+            while began.elapsed() < time {
+                let t = Instant::now();
+                match op.as_str() {
+                    "add job" => {
+                        client
+                            .post("/api/jobs", &json!({ "description": "bench job" }))
+                            .await?;
+                    }
+                    "add step" => {
+                        client
+                            .post(
+                                &format!("/api/jobs/{job_id}/steps"),
+                                &json!({ "description": "bench step", "type": "executing" }),
+                            )
+                            .await?;
+                    }
+                    _ => {
+                        let Some(step) = to_end.pop() else { break };
+                        client
+                            .post(
+                                &format!("/api/jobs/{job_id}/steps/{step}/end"),
+                                &json!({ "status": "finished", "fail_job": false }),
+                            )
+                            .await?;
+                    }
+                }
+                mine.push(t.elapsed());
+            }
+            all.lock().await.extend(mine);
+            anyhow::Ok(())
+        }));
+    }
+    // "end step" spends its set-up before the clock: restart it from when the first request went.
+    for t in tasks {
+        t.await??;
+    }
+    let elapsed = if op == "end step" {
+        time
+    } else {
+        start.elapsed().min(time + Duration::from_millis(500))
+    };
+    let latencies = std::mem::take(&mut *all.lock().await);
+    Ok(stats(latencies, elapsed))
+}
+
+async fn timed(client: &Client, path: &str, n: usize) -> anyhow::Result<Stats> {
+    let mut latencies = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        client.get(path).await?;
+        latencies.push(t.elapsed());
+    }
+    Ok(stats(latencies, start.elapsed()))
+}
+
+async fn reads(client: &Arc<Client>, args: &Args) -> anyhow::Result<()> {
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&args.database_url)
+        .await?;
+    let have: i64 = sqlx::query_scalar("select count(*) from job")
+        .fetch_one(&pool)
+        .await?;
+    if have < args.jobs {
+        let t = Instant::now();
+        let mut conn = pool.acquire().await?;
+        // Seeding bypasses the event triggers (a bulk load is not a change anyone watches).
+        sqlx::query("set session_replication_role = replica")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "insert into job (id, description, status, is_external, owner, correlation_id, start_time, end_time, last_updated, auto_cleared, root_count, step_count)
+             select gen_random_uuid(), 'seeded job ' || g || case when g % 100 = 0 then ' backup' else '' end,
+                    case when g % 10 = 0 then 'failed' when g % 3 = 0 then 'started' else 'finished' end,
+                    g % 4 <> 0, (select id from app_user where username = 'admin'), 'corr-' || (g % 5000),
+                    now() - make_interval(secs => g), case when g % 3 = 0 and g % 10 <> 0 then null else now() - make_interval(secs => g) + interval '1 minute' end,
+                    now(), false, 5, 5
+               from generate_series(1, $1) g",
+        )
+        .bind(args.jobs - have)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "insert into step (id, job_id, parent_step_id, number, depth, step_type, description, status, is_external, start_time, end_time)
+             select gen_random_uuid(), j.id, null, n, 1, 'executing', 'seeded step ' || n,
+                    case when j.status = 'started' then 'started' else 'finished' end, j.is_external, j.start_time,
+                    case when j.status = 'started' then null else j.start_time + interval '1 minute' end
+               from job j cross join generate_series(0, 4) n
+              where j.description like 'seeded job %'",
+        )
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query("analyze job").execute(&mut *conn).await?;
+        sqlx::query("analyze step").execute(&mut *conn).await?;
+        println!(
+            "\nSeeded {} jobs and {} steps in {:.0} s.",
+            args.jobs - have,
+            (args.jobs - have) * 5,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    // A job with 10,000 steps (100 parents with 99 children each) through the API's rules, in SQL.
+    let big = client
+        .post("/api/jobs", &json!({ "description": "big tree" }))
+        .await?;
+    let big_id = big["id"].as_str().unwrap_or_default().to_owned();
+    sqlx::query(
+        "with parents as (
+             insert into step (id, job_id, parent_step_id, number, depth, step_type, description, status, is_external, child_count)
+             select gen_random_uuid(), $1::uuid, null, p, 1, 'executing', 'parent ' || p, 'started', true, 99
+               from generate_series(0, 99) p returning id)
+         insert into step (id, job_id, parent_step_id, number, depth, step_type, description, status, is_external)
+         select gen_random_uuid(), $1::uuid, parents.id, c, 2, 'executing', 'child ' || c, 'started', true
+           from parents cross join generate_series(0, 98) c",
+    )
+    .bind(&big_id)
+    .execute(&pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar("select count(*) from job")
+        .fetch_one(&pool)
+        .await?;
+    let steps: i64 = sqlx::query_scalar("select count(*) from step")
+        .fetch_one(&pool)
+        .await?;
+    let middle: (chrono::DateTime<chrono::Utc>, uuid::Uuid) = sqlx::query_as(
+        "select start_time, id from job order by start_time desc, id desc offset $1 limit 1",
+    )
+    .bind(total / 2)
+    .fetch_one(&pool)
+    .await?;
+    let deep = app::service::jobs::encode_cursor(middle.0, middle.1);
+    let one: uuid::Uuid =
+        sqlx::query_scalar("select id from job where description like 'seeded job %' limit 1")
+            .fetch_one(&pool)
+            .await?;
+
+    println!("\n### Reads with {total} jobs and {steps} steps (200 sequential requests each)\n");
+    println!("| request | p50 ms | p99 ms |\n|---|---|---|");
+    let cases = [
+        ("first page, no filter", "/api/jobs".to_owned()),
+        ("status=failed", "/api/jobs?status=failed".to_owned()),
+        ("external=false", "/api/jobs?external=false".to_owned()),
+        ("q=backup", "/api/jobs?q=backup".to_owned()),
+        (
+            "correlation_id=corr-42",
+            "/api/jobs?correlation_id=corr-42".to_owned(),
+        ),
+        ("owner=admin", "/api/jobs?owner=admin".to_owned()),
+        (
+            "started_before (a day ago)",
+            format!(
+                "/api/jobs?started_before={}",
+                (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+        ),
+        (
+            "started_after (a day ago)",
+            format!(
+                "/api/jobs?started_after={}",
+                (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+        ),
+        (
+            "deep cursor (middle of the table)",
+            format!("/api/jobs?cursor={deep}"),
+        ),
+        ("get job", format!("/api/jobs/{one}")),
+        (
+            "get job with steps (5)",
+            format!("/api/jobs/{one}?include=steps"),
+        ),
+        (
+            "get 10,000-step job with its tree",
+            format!("/api/jobs/{big_id}?include=steps"),
+        ),
+    ];
+    for (name, path) in cases {
+        let s = timed(client, &path, 200).await?;
+        println!("| {name} | {:.2} | {:.2} |", s.p50, s.p99);
+    }
+    Ok(())
+}
+
+/// 100 subscribers while about 1,000 changes a second are written: delivery lag.
+async fn events(client: &Arc<Client>, args: &Args) -> anyhow::Result<()> {
+    let subscribers = 100;
+    let seconds = args.seconds;
+    let lags = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let mut streams = Vec::new();
+    for _ in 0..subscribers {
+        let response = client
+            .http
+            .get(format!("{}/api/events", client.url))
+            .bearer_auth(&client.token)
+            .send()
+            .await?;
+        let lags = lags.clone();
+        streams.push(tokio::spawn(async move {
+            let mut body = response.bytes_stream();
+            let mut buffer = String::new();
+            let mut mine = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(seconds + 5);
+            while let Ok(Some(Ok(chunk))) =
+                tokio::time::timeout_at(deadline.into(), body.next()).await
+            {
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let frame: String = buffer.drain(..end + 2).collect();
+                    if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) {
+                        if let Ok(event) = serde_json::from_str::<Value>(data.trim()) {
+                            if let Some(at) = event["at"]
+                                .as_str()
+                                .and_then(|a| chrono::DateTime::parse_from_rfc3339(a).ok())
+                            {
+                                let lag = chrono::Utc::now()
+                                    .signed_duration_since(at)
+                                    .num_microseconds()
+                                    .unwrap_or(0) as f64
+                                    / 1000.0;
+                                mine.push(lag);
+                            }
+                        }
+                    }
+                }
+            }
+            lags.lock().await.extend(mine);
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Writers: 20 jobs, each with a step whose progress changes 50 times a second.
+    let mut writers = Vec::new();
+    for w in 0..20 {
+        let client = client.clone();
+        writers.push(tokio::spawn(async move {
+            let job = client
+                .post(
+                    "/api/jobs",
+                    &json!({ "description": format!("events {w}") }),
+                )
+                .await?;
+            let job_id = job["id"].as_str().unwrap_or_default().to_owned();
+            let step = client
+                .post(
+                    &format!("/api/jobs/{job_id}/steps"),
+                    &json!({ "description": "s", "type": "executing" }),
+                )
+                .await?;
+            let step_id = step["id"].as_str().unwrap_or_default().to_owned();
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let began = Instant::now();
+            let mut n = 0;
+            while began.elapsed() < Duration::from_secs(seconds) {
+                tick.tick().await;
+                n += 1;
+                client
+                    .post(
+                        &format!("/api/jobs/{job_id}/steps/{step_id}/progress"),
+                        &json!({ "progress": n % 101 }),
+                    )
+                    .await?;
+            }
+            anyhow::Ok(n)
+        }));
+    }
+    let mut changes = 0;
+    for w in writers {
+        changes += w.await??;
+    }
+    for s in streams {
+        let _ = s.await;
+    }
+    let mut lags = std::mem::take(&mut *lags.lock().await);
+    lags.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| {
+        lags.get(((lags.len().max(1) - 1) as f64 * p) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    println!(
+        "\n### Events: {subscribers} subscribers, {} changes/s for {seconds} s\n",
+        changes as u64 / seconds.max(1)
+    );
+    println!("| deliveries | lag p50 ms | lag p99 ms | max ms |\n|---|---|---|---|");
+    println!(
+        "| {} | {:.1} | {:.1} | {:.1} |",
+        lags.len(),
+        q(0.5),
+        q(0.99),
+        lags.last().copied().unwrap_or(0.0)
+    );
+    Ok(())
+}
