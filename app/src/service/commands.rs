@@ -959,6 +959,12 @@ impl Engine {
         Ok(qb.build().execute(&self.pool).await?.rows_affected())
     }
 
+    /// The steps of several jobs, in one query (needs VIEW_TASKS).
+    pub async fn steps_of_jobs(&self, caller: &Caller, job_ids: &[Uuid]) -> Result<Vec<Step>> {
+        caller.require(ActionGroup::ViewTasks)?;
+        self.steps_of(job_ids).await
+    }
+
     /// The steps of several jobs, in one query.
     async fn steps_of(&self, job_ids: &[Uuid]) -> Result<Vec<Step>> {
         let rows: Vec<super::rows::StepRow> = sqlx::query_as(&format!(

@@ -4,8 +4,8 @@
 #![allow(clippy::result_large_err)]
 
 use app::domain::{
-    flatten, CorrelationId, Description, EndJob, EndStep, JobFilter, NewJob, NewStep, Status,
-    StepType,
+    build_tree, flatten, CorrelationId, Description, EndJob, EndStep, JobFilter, NewJob, NewStep,
+    Status, Step, StepType,
 };
 use app::service::{Caller, Page, ServiceError};
 use axum::body::Bytes;
@@ -259,66 +259,71 @@ fn follows_steps(follow: Option<&str>) -> bool {
     follow.is_some_and(|f| f.split(',').any(|p| p.trim() == "steps"))
 }
 
+/// A handler's answer: a refusal is a finished `<fault>` response too.
+type Answer = Result<Response, Response>;
+
 /// `GET /ovirt-engine/api/jobs` with `search`, `max` and `follow=steps`.
 pub async fn list_jobs(
     State(state): State<AppState>,
     format: Format,
     OvirtCaller(caller): OvirtCaller,
     parts: Parts,
-) -> Response {
+) -> Answer {
     let query: ListQuery =
         parse_form(parts.uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
-    let filter = match parse_search(query.search.as_deref().unwrap_or("")) {
-        Ok(f) => f,
-        Err(m) => return format.bad(m),
-    };
+    let filter = parse_search(query.search.as_deref().unwrap_or("")).map_err(|m| format.bad(m))?;
     let max = match query.max.as_deref().map(str::trim) {
         None | Some("") | Some("-1") => DEFAULT_MAX,
         Some(m) => match m.parse::<i64>() {
             Ok(n) if n >= 0 => n.min(MAX_MAX),
-            _ => return format.bad(format!("max must be a number, not `{m}`")),
+            _ => return Err(format.bad(format!("max must be a number, not `{m}`"))),
         },
     };
-    let follow = follows_steps(query.follow.as_deref());
     let mut jobs = Vec::new();
     let mut cursor = None;
     while (jobs.len() as i64) < max {
         let limit = (max - jobs.len() as i64).min(app::domain::limits::MAX_PAGE_SIZE);
-        let page = match state
-            .engine
-            .list_jobs(
-                &caller,
-                &filter,
-                &Page {
-                    limit: Some(limit),
-                    cursor,
-                },
-            )
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => return format.error(e),
+        let page = Page {
+            limit: Some(limit),
+            cursor,
         };
+        let page = state
+            .engine
+            .list_jobs(&caller, &filter, &page)
+            .await
+            .map_err(|e| format.error(e))?;
         jobs.extend(page.items);
         match page.next_cursor {
             Some(c) => cursor = Some(c),
             None => break,
         }
     }
-    let mut out = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let steps = if follow {
-            match state.engine.list_steps(&caller, job.id, false).await {
-                Ok(app::domain::StepList::Flat { items }) => Some(items),
-                Ok(app::domain::StepList::Tree { items }) => Some(flatten(items)),
-                Err(e) => return format.error(e),
-            }
-        } else {
-            None
-        };
-        out.push(JobOut::from_job(&job, steps.as_deref()));
-    }
-    format.respond(StatusCode::OK, &JobsOut { job: out })
+    // `follow=steps`: every listed job's steps in one query, not one per job.
+    let steps = if follows_steps(query.follow.as_deref()) {
+        let ids: Vec<Uuid> = jobs.iter().map(|j| j.id).collect();
+        Some(
+            state
+                .engine
+                .steps_of_jobs(&caller, &ids)
+                .await
+                .map_err(|e| format.error(e))?,
+        )
+    } else {
+        None
+    };
+    let out = jobs
+        .iter()
+        .map(|job| {
+            // Parent before children, siblings by number, as the steps list has them.
+            let mine: Option<Vec<Step>> = steps.as_ref().map(|all| {
+                flatten(build_tree(
+                    all.iter().filter(|s| s.job_id == job.id).cloned().collect(),
+                ))
+            });
+            JobOut::from_job(job, mine.as_deref())
+        })
+        .collect();
+    Ok(format.respond(StatusCode::OK, &JobsOut { job: out }))
 }
 
 /// `POST /ovirt-engine/api/jobs`: `<job><description/><auto_cleared/></job>`.
@@ -328,41 +333,38 @@ pub async fn add_job(
     OvirtCaller(caller): OvirtCaller,
     parts: Parts,
     body: Bytes,
-) -> Response {
-    let correlation_id = match correlation_of(&parts) {
-        Ok(c) => c,
-        Err(_) => {
-            return format
-                .bad("Correlation-Id may hold only letters, digits, '_' and '-', at most 50")
-        }
-    };
-    let input: JobIn = match xml::from_body(&body, sends_json(&parts.headers)) {
-        Ok(j) => j,
-        Err(m) => return format.bad(m),
-    };
-    let description = match Description::parse(input.description.as_deref().unwrap_or("")) {
-        Ok(d) => d,
-        Err(m) => return format.bad(format!("job.description {m}")),
-    };
+) -> Answer {
+    let correlation_id = correlation_of(&parts).map_err(|_| {
+        format.bad("Correlation-Id may hold only letters, digits, '_' and '-', at most 50")
+    })?;
+    let input: JobIn =
+        xml::from_body(&body, sends_json(&parts.headers)).map_err(|m| format.bad(m))?;
+    let description = Description::parse(input.description.as_deref().unwrap_or(""))
+        .map_err(|m| format.bad(format!("job.description {m}")))?;
     let new = NewJob {
         description,
         auto_cleared: input.auto_cleared.unwrap_or(false),
         timeout_seconds: None,
     };
-    match state
+    let job = state
         .engine
         .add_job(&caller, new, correlation_id, None)
         .await
-    {
-        Ok(job) => {
-            let mut r = format.respond(StatusCode::CREATED, &JobOut::from_job(&job, None));
-            if let Ok(v) = HeaderValue::from_str(&xml::job_href(job.id)) {
-                r.headers_mut().insert(header::LOCATION, v);
-            }
-            r
-        }
-        Err(e) => format.error(e),
+        .map_err(|e| format.error(e))?;
+    Ok(created(
+        &format,
+        &JobOut::from_job(&job, None),
+        &xml::job_href(job.id),
+    ))
+}
+
+/// `201 Created` with `Location`.
+fn created<T: Serialize>(format: &Format, body: &T, location: &str) -> Response {
+    let mut r = format.respond(StatusCode::CREATED, body);
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
     }
+    r
 }
 
 fn path_ids(parts: &Parts) -> Vec<String> {
@@ -402,21 +404,18 @@ pub async fn get_job(
     format: Format,
     OvirtCaller(caller): OvirtCaller,
     parts: Parts,
-) -> Response {
-    let job_id = match job_id_of(&format, &parts) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let job_id = job_id_of(&format, &parts)?;
     let query: ListQuery =
         parse_form(parts.uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
     let follow = follows_steps(query.follow.as_deref());
-    match state.engine.get_job(&caller, job_id, follow).await {
-        Ok(job) => {
-            let steps = job.steps.clone().map(flatten);
-            format.respond(StatusCode::OK, &JobOut::from_job(&job, steps.as_deref()))
-        }
-        Err(e) => format.error(e),
-    }
+    let job = state
+        .engine
+        .get_job(&caller, job_id, follow)
+        .await
+        .map_err(|e| format.error(e))?;
+    let steps = job.steps.clone().map(flatten);
+    Ok(format.respond(StatusCode::OK, &JobOut::from_job(&job, steps.as_deref())))
 }
 
 /// The answer to an action: the action echoed, `complete`, and the job.
@@ -446,6 +445,19 @@ fn job_ref(job_id: Uuid) -> Ref {
     }
 }
 
+/// The answer to a job or step action: `complete`, with the job.
+fn complete(format: &Format, action: &ActionIn, job_id: Uuid) -> Response {
+    format.respond(
+        StatusCode::OK,
+        &ActionOut {
+            force: action.force,
+            succeeded: action.succeeded,
+            status: "complete",
+            job: Some(job_ref(job_id)),
+        },
+    )
+}
+
 /// `POST /ovirt-engine/api/jobs/{id}/end`: `<action><force/><succeeded/></action>` (succeeded defaults to true).
 pub async fn end_job(
     State(state): State<AppState>,
@@ -453,32 +465,20 @@ pub async fn end_job(
     OvirtCaller(caller): OvirtCaller,
     parts: Parts,
     body: Bytes,
-) -> Response {
-    let job_id = match job_id_of(&format, &parts) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let action = match read_action(&format, &parts, &body) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let job_id = job_id_of(&format, &parts)?;
+    let action = read_action(&format, &parts, &body)?;
     let input = EndJob {
         status: None,
         succeeded: Some(action.succeeded.unwrap_or(true)),
         force: action.force.unwrap_or(false),
     };
-    match state.engine.end_job(&caller, job_id, input).await {
-        Ok(_) => format.respond(
-            StatusCode::OK,
-            &ActionOut {
-                force: action.force,
-                succeeded: action.succeeded,
-                status: "complete",
-                job: Some(job_ref(job_id)),
-            },
-        ),
-        Err(e) => format.error(e),
-    }
+    state
+        .engine
+        .end_job(&caller, job_id, input)
+        .await
+        .map_err(|e| format.error(e))?;
+    Ok(complete(&format, &action, job_id))
 }
 
 /// `POST /ovirt-engine/api/jobs/{id}/clear`.
@@ -488,26 +488,15 @@ pub async fn clear_job(
     OvirtCaller(caller): OvirtCaller,
     parts: Parts,
     body: Bytes,
-) -> Response {
-    let job_id = match job_id_of(&format, &parts) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    if let Err(r) = read_action(&format, &parts, &body) {
-        return r;
-    }
-    match state.engine.clear_job(&caller, job_id).await {
-        Ok(_) => format.respond(
-            StatusCode::OK,
-            &ActionOut {
-                force: None,
-                succeeded: None,
-                status: "complete",
-                job: Some(job_ref(job_id)),
-            },
-        ),
-        Err(e) => format.error(e),
-    }
+) -> Answer {
+    let job_id = job_id_of(&format, &parts)?;
+    let action = read_action(&format, &parts, &body)?;
+    state
+        .engine
+        .clear_job(&caller, job_id)
+        .await
+        .map_err(|e| format.error(e))?;
+    Ok(complete(&format, &action, job_id))
 }
 
 /// `GET /ovirt-engine/api/jobs/{id}/steps`.
@@ -516,26 +505,19 @@ pub async fn list_steps(
     format: Format,
     OvirtCaller(caller): OvirtCaller,
     parts: Parts,
-) -> Response {
-    let job_id = match job_id_of(&format, &parts) {
-        Ok(id) => id,
-        Err(r) => return r,
+) -> Answer {
+    let job_id = job_id_of(&format, &parts)?;
+    let list = state
+        .engine
+        .list_steps(&caller, job_id, false)
+        .await
+        .map_err(|e| format.error(e))?;
+    let items = match list {
+        app::domain::StepList::Flat { items } => items,
+        app::domain::StepList::Tree { items } => flatten(items),
     };
-    match state.engine.list_steps(&caller, job_id, false).await {
-        Ok(list) => {
-            let items = match list {
-                app::domain::StepList::Flat { items } => items,
-                app::domain::StepList::Tree { items } => flatten(items),
-            };
-            format.respond(
-                StatusCode::OK,
-                &StepsOut {
-                    step: items.iter().map(StepOut::from_step).collect(),
-                },
-            )
-        }
-        Err(e) => format.error(e),
-    }
+    let step = items.iter().map(StepOut::from_step).collect();
+    Ok(format.respond(StatusCode::OK, &StepsOut { step }))
 }
 
 /// `POST /ovirt-engine/api/jobs/{id}/steps`: `<step><description/><type/><parent_step id/></step>`.
@@ -545,67 +527,60 @@ pub async fn add_step(
     OvirtCaller(caller): OvirtCaller,
     parts: Parts,
     body: Bytes,
-) -> Response {
-    let job_id = match job_id_of(&format, &parts) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let input: StepIn = match xml::from_body(&body, sends_json(&parts.headers)) {
-        Ok(s) => s,
-        Err(m) => return format.bad(m),
-    };
-    let description = match Description::parse(input.description.as_deref().unwrap_or("")) {
-        Ok(d) => d,
-        Err(m) => return format.bad(format!("step.description {m}")),
-    };
+) -> Answer {
+    let job_id = job_id_of(&format, &parts)?;
+    let input: StepIn =
+        xml::from_body(&body, sends_json(&parts.headers)).map_err(|m| format.bad(m))?;
+    let description = Description::parse(input.description.as_deref().unwrap_or(""))
+        .map_err(|m| format.bad(format!("step.description {m}")))?;
     let step_type = match input
         .step_type
         .as_deref()
         .map(|t| t.trim().to_ascii_lowercase())
     {
-        Some(t) => match StepType::parse(&t) {
-            Some(t) => t,
-            None => {
-                return format.bad(format!(
-                    "step.type `{t}` is not one of validating, executing, finalizing"
-                ))
-            }
-        },
-        None => return format.bad("step.type is required: validating, executing or finalizing"),
+        Some(t) => StepType::parse(&t).ok_or_else(|| {
+            format.bad(format!(
+                "step.type `{t}` is not one of validating, executing, finalizing"
+            ))
+        })?,
+        None => {
+            return Err(format.bad("step.type is required: validating, executing or finalizing"))
+        }
     };
-    let parent = match input.parent_step.and_then(|p| p.id) {
-        Some(raw) => match Uuid::parse_str(raw.trim()) {
-            Ok(id) => Some(app::domain::IdRef { id }),
-            Err(_) => return format.bad(format!("step.parent_step.id `{raw}` is not a valid id")),
-        },
+    let parent_step = match input.parent_step.and_then(|p| p.id) {
+        Some(raw) => Some(app::domain::IdRef {
+            id: Uuid::parse_str(raw.trim()).map_err(|_| {
+                format.bad(format!("step.parent_step.id `{raw}` is not a valid id"))
+            })?,
+        }),
         None => None,
     };
     let status = match input.status.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(s) => match Status::parse(&s.to_ascii_lowercase()) {
-            Some(s) => Some(s),
-            None => return format.bad(format!("step.status `{s}` is not a status")),
-        },
+        Some(s) => Some(
+            Status::parse(&s.to_ascii_lowercase())
+                .ok_or_else(|| format.bad(format!("step.status `{s}` is not a status")))?,
+        ),
     };
     let new = NewStep {
         description,
         step_type,
         parent_id: None,
         parent_type: None,
-        parent_step: parent,
+        parent_step,
         status,
         internal: false,
     };
-    match state.engine.add_step(&caller, job_id, new, None).await {
-        Ok(step) => {
-            let mut r = format.respond(StatusCode::CREATED, &StepOut::from_step(&step));
-            if let Ok(v) = HeaderValue::from_str(&xml::step_href(job_id, step.id)) {
-                r.headers_mut().insert(header::LOCATION, v);
-            }
-            r
-        }
-        Err(e) => format.error(e),
-    }
+    let step = state
+        .engine
+        .add_step(&caller, job_id, new, None)
+        .await
+        .map_err(|e| format.error(e))?;
+    Ok(created(
+        &format,
+        &StepOut::from_step(&step),
+        &xml::step_href(job_id, step.id),
+    ))
 }
 
 /// `GET /ovirt-engine/api/jobs/{id}/steps/{sid}`.
@@ -614,15 +589,14 @@ pub async fn get_step(
     format: Format,
     OvirtCaller(caller): OvirtCaller,
     parts: Parts,
-) -> Response {
-    let (job_id, step_id) = match step_ids_of(&format, &parts) {
-        Ok(ids) => ids,
-        Err(r) => return r,
-    };
-    match state.engine.get_step(&caller, job_id, step_id).await {
-        Ok(step) => format.respond(StatusCode::OK, &StepOut::from_step(&step)),
-        Err(e) => format.error(e),
-    }
+) -> Answer {
+    let (job_id, step_id) = step_ids_of(&format, &parts)?;
+    let step = state
+        .engine
+        .get_step(&caller, job_id, step_id)
+        .await
+        .map_err(|e| format.error(e))?;
+    Ok(format.respond(StatusCode::OK, &StepOut::from_step(&step)))
 }
 
 /// `POST /ovirt-engine/api/jobs/{id}/steps/{sid}/end`.
@@ -632,15 +606,9 @@ pub async fn end_step(
     OvirtCaller(caller): OvirtCaller,
     parts: Parts,
     body: Bytes,
-) -> Response {
-    let (job_id, step_id) = match step_ids_of(&format, &parts) {
-        Ok(ids) => ids,
-        Err(r) => return r,
-    };
-    let action = match read_action(&format, &parts, &body) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let (job_id, step_id) = step_ids_of(&format, &parts)?;
+    let action = read_action(&format, &parts, &body)?;
     let input = EndStep {
         status: None,
         succeeded: Some(action.succeeded.unwrap_or(true)),
@@ -648,18 +616,12 @@ pub async fn end_step(
         step_type: None,
         fail_job: None,
     };
-    match state.engine.end_step(&caller, job_id, step_id, input).await {
-        Ok(_) => format.respond(
-            StatusCode::OK,
-            &ActionOut {
-                force: action.force,
-                succeeded: action.succeeded,
-                status: "complete",
-                job: Some(job_ref(job_id)),
-            },
-        ),
-        Err(e) => format.error(e),
-    }
+    state
+        .engine
+        .end_step(&caller, job_id, step_id, input)
+        .await
+        .map_err(|e| format.error(e))?;
+    Ok(complete(&format, &action, job_id))
 }
 
 /// `GET .../steps/{sid}/statistics`: Stepwise keeps none.
@@ -668,20 +630,19 @@ pub async fn statistics(
     format: Format,
     OvirtCaller(caller): OvirtCaller,
     parts: Parts,
-) -> Response {
-    let (job_id, step_id) = match step_ids_of(&format, &parts) {
-        Ok(ids) => ids,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let (job_id, step_id) = step_ids_of(&format, &parts)?;
     #[derive(Serialize)]
     #[serde(rename = "statistics")]
     struct Statistics {
         statistic: Vec<()>,
     }
-    match state.engine.get_step(&caller, job_id, step_id).await {
-        Ok(_) => format.respond(StatusCode::OK, &Statistics { statistic: vec![] }),
-        Err(e) => format.error(e),
-    }
+    state
+        .engine
+        .get_step(&caller, job_id, step_id)
+        .await
+        .map_err(|e| format.error(e))?;
+    Ok(format.respond(StatusCode::OK, &Statistics { statistic: vec![] }))
 }
 
 /// Anything else under `/ovirt-engine/api`: Stepwise serves jobs and steps only.
