@@ -40,11 +40,15 @@ pub fn StepTree(job_id: Uuid, refresh: Signal<u32>, level: u32) -> impl IntoView
     }
 }
 
-/// One step and, expanded, its sub-steps.
+/// A step with at most this many sub-steps shows them at once; a bigger one starts collapsed, so that
+/// opening a job with thousands of steps renders only what the person asked to see.
+const AUTO_EXPAND_CHILDREN: usize = 25;
+
+/// One step and, expanded, its sub-steps (rendered only while expanded).
 #[component]
 fn StepItem(node: StepNode, level: u32) -> impl IntoView {
     let has_children = !node.children.is_empty();
-    let expanded = RwSignal::new(true);
+    let expanded = RwSignal::new(node.children.len() <= AUTO_EXPAND_CHILDREN);
     let toggle = move || {
         if has_children {
             expanded.update(|e| *e = !*e)
