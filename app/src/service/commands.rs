@@ -400,7 +400,7 @@ impl CommandRunner {
                         job.status
                     )));
                 }
-                let mut new = NewStep {
+                let new = NewStep {
                     description: describe(format!("Command: {}", command.summary()))?,
                     step_type: StepType::Executing,
                     parent_id: placement.step_id.or(Some(job_id)),
@@ -413,9 +413,6 @@ impl CommandRunner {
                     status: None,
                     internal: true,
                 };
-                if placement.step_id.is_some() {
-                    new.parent_type = Some(ParentType::Step);
-                }
                 let step =
                     engine
                         .add_step(&actor, job_id, new, None)
