@@ -2,7 +2,8 @@
 # Benchmarks on one machine, one fresh database: PostgreSQL's own single-row insert rate (the limit),
 # REST writes at 1/8/32 clients, reads at 1M jobs / 5M steps, event delivery lag, server memory, the
 # wasm bundle. Writes the results to .local/bench-<date>.md. Not a test: a measurement.
-#   BENCH_SECONDS (10) per write measurement, BENCH_JOBS (1000000) jobs seeded.
+#   BENCH_SECONDS (10) per write measurement, BENCH_JOBS (1000000) jobs seeded,
+#   BENCH_ONLY (reads, writes or events) to run one part.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
@@ -51,7 +52,7 @@ echo | tee -a "$out"
 
 phase "stepwise-bench"
 "$ROOT/target/release/stepwise-bench" --url "http://127.0.0.1:$port" --database-url "$PG_BASE_URL/$db" \
-  --seconds "$seconds" --jobs "$jobs" --server-pid "$server" | tee -a "$out"
+  --seconds "$seconds" --jobs "$jobs" --server-pid "$server" ${BENCH_ONLY:+--only "$BENCH_ONLY"} | tee -a "$out"
 
 wasm=$(ls dist/*.wasm | head -1)
 {

@@ -125,6 +125,9 @@ async fn run_hub(
                 }
             }
         }
+        // One pass serves every notification that arrived meanwhile: under load, writers notify far
+        // more often than a pass takes, and handling them one by one would fall further behind.
+        while listener.next_buffered().is_some() {}
         if let Err(e) = engine.sequence_events().await {
             tracing::warn!(error = %e, "numbering events failed");
         }

@@ -31,6 +31,9 @@ struct Args {
     /// The server's process id, for its memory.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Run only one part: `reads`, `writes` or `events`.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 struct Stats {
@@ -131,24 +134,30 @@ async fn main() -> anyhow::Result<()> {
     println!("Server RSS at rest: {}\n", rss_mb(args.server_pid));
 
     // Reads first, so the newest page shows seeded jobs rather than the write tests' huge ones.
-    reads(&client, &args).await?;
-    println!("\n### Writes over REST ({} s each)\n", args.seconds);
-    println!("| operation | clients | requests/s | p50 ms | p99 ms |\n|---|---|---|---|---|");
-    for op in ["add job", "add step", "end step"] {
-        for clients in [1usize, 8, 32] {
-            let s = writes(&client, op, clients, Duration::from_secs(args.seconds)).await?;
-            println!(
-                "| {op} | {clients} | {:.0} | {:.2} | {:.2} |",
-                s.per_second, s.p50, s.p99
-            );
-        }
+    let part = |name: &str| args.only.as_deref().is_none_or(|o| o == name);
+    if part("reads") {
+        reads(&client, &args).await?;
     }
-    println!(
-        "\nServer RSS after the writes: {}\n",
-        rss_mb(args.server_pid)
-    );
-
-    events(&client, &args).await?;
+    if part("writes") {
+        println!("\n### Writes over REST ({} s each)\n", args.seconds);
+        println!("| operation | clients | requests/s | p50 ms | p99 ms |\n|---|---|---|---|---|");
+        for op in ["add job", "add step", "end step"] {
+            for clients in [1usize, 8, 32] {
+                let s = writes(&client, op, clients, Duration::from_secs(args.seconds)).await?;
+                println!(
+                    "| {op} | {clients} | {:.0} | {:.2} | {:.2} |",
+                    s.per_second, s.p50, s.p99
+                );
+            }
+        }
+        println!(
+            "\nServer RSS after the writes: {}\n",
+            rss_mb(args.server_pid)
+        );
+    }
+    if part("events") {
+        events(&client, &args).await?;
+    }
     println!("\nServer RSS at the end: {}", rss_mb(args.server_pid));
     Ok(())
 }
