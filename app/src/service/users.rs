@@ -194,6 +194,18 @@ impl Engine {
         })
     }
 
+    /// The OAuth 2 password grant (native and oVirt SSO): sign in, then a short-lived bearer token.
+    pub async fn password_grant(
+        &self,
+        username: &str,
+        password: &str,
+        origin: &Origin,
+        lifetime: Duration,
+    ) -> Result<IssuedToken> {
+        let caller = self.sign_in(username, password, origin).await?;
+        self.issue_bearer_token(&caller, lifetime).await
+    }
+
     /// A short-lived bearer token for `caller`.
     pub async fn issue_bearer_token(
         &self,

@@ -92,25 +92,11 @@ pub async fn token(
             "username and password are required",
         );
     };
-    let caller = match state.engine.sign_in(&username, &password, &origin).await {
-        Ok(caller) => caller,
-        Err(ServiceError::Unauthorized(message)) => {
-            return refuse(StatusCode::BAD_REQUEST, "invalid_grant", message)
-        }
-        Err(ServiceError::TooManyRequests(message)) => {
-            let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, "900".parse().expect("static header"));
-            return response;
-        }
-        Err(e) => return super::error::ApiError::from(e).into_response(),
-    };
-    match state
+    let grant = state
         .engine
-        .issue_bearer_token(&caller, state.settings.token_ttl)
-        .await
-    {
+        .password_grant(&username, &password, &origin, state.settings.token_ttl)
+        .await;
+    match grant {
         Ok(token) => {
             let expires_in = (token.expires_at - chrono::Utc::now()).num_seconds().max(0);
             let mut response = Json(TokenResponse {
@@ -123,6 +109,16 @@ pub async fn token(
                 header::CACHE_CONTROL,
                 "no-store".parse().expect("static header"),
             );
+            response
+        }
+        Err(ServiceError::Unauthorized(message)) => {
+            refuse(StatusCode::BAD_REQUEST, "invalid_grant", message)
+        }
+        Err(ServiceError::TooManyRequests(message)) => {
+            let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, "900".parse().expect("static header"));
             response
         }
         Err(e) => super::error::ApiError::from(e).into_response(),

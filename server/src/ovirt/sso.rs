@@ -56,28 +56,22 @@ pub async fn token(
             "username and password are required",
         );
     };
-    let caller = match state.engine.sign_in(&username, &password, &origin).await {
-        Ok(c) => c,
-        Err(ServiceError::Unauthorized(m)) => {
-            return refuse(StatusCode::BAD_REQUEST, "access_denied", m)
-        }
-        Err(ServiceError::TooManyRequests(m)) => {
-            return refuse(StatusCode::TOO_MANY_REQUESTS, "access_denied", m)
-        }
-        Err(e) => return crate::http::error::ApiError::from(e).into_response(),
-    };
-    match state
+    let grant = state
         .engine
-        .issue_bearer_token(&caller, state.settings.token_ttl)
-        .await
-    {
+        .password_grant(&username, &password, &origin, state.settings.token_ttl)
+        .await;
+    match grant {
         Ok(t) => Json(json!({
             "access_token": t.access_token,
             "token_type": "bearer",
             "scope": form.scope.unwrap_or_else(|| "ovirt-app-api".into()),
-            "exp": (t.expires_at.timestamp_millis()).to_string(),
+            "exp": t.expires_at.timestamp_millis().to_string(),
         }))
         .into_response(),
+        Err(ServiceError::Unauthorized(m)) => refuse(StatusCode::BAD_REQUEST, "access_denied", m),
+        Err(ServiceError::TooManyRequests(m)) => {
+            refuse(StatusCode::TOO_MANY_REQUESTS, "access_denied", m)
+        }
         Err(e) => crate::http::error::ApiError::from(e).into_response(),
     }
 }
