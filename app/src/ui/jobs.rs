@@ -176,20 +176,18 @@ pub fn JobsPage() -> impl IntoView {
 
     let filter_now = move || filter_from_query(&query.get());
     let param = move |k: &'static str| query.get().get(k).unwrap_or_default();
-    let sp = set_param.clone();
-    let sp2 = set_param.clone();
-    let sp3 = set_param.clone();
-    let sp4 = set_param.clone();
-    let sp5 = set_param.clone();
-    let sp6 = set_param.clone();
-    let sp7 = set_param.clone();
+    // One copyable handle for every filter control.
+    let set = StoredValue::new_local(set_param.clone());
+    let on_change = move |key: &'static str| {
+        move |ev: leptos::ev::Event| set.with_value(|f| f(key, event_target_value(&ev)))
+    };
     let nav_next = navigate.clone();
 
     view! {
         <section class="filters card" aria-label="Filters">
             <div class="field">
                 <label for="f-external">"External"</label>
-                <select id="f-external" on:change=move |ev| sp("external", event_target_value(&ev))
+                <select id="f-external" on:change=on_change("external")
                     prop:value=move || param("external")>
                     <option value="">"All"</option>
                     <option value="true">"External"</option>
@@ -198,7 +196,7 @@ pub fn JobsPage() -> impl IntoView {
             </div>
             <div class="field">
                 <label for="f-status">"Status"</label>
-                <select id="f-status" on:change=move |ev| sp2("status", event_target_value(&ev))
+                <select id="f-status" on:change=on_change("status")
                     prop:value=move || param("status")>
                     <option value="">"Any"</option>
                     <option value="started">"Running"</option>
@@ -212,27 +210,27 @@ pub fn JobsPage() -> impl IntoView {
                 <label for="f-q">"Text"</label>
                 <input id="f-q" type="search" placeholder="Words in the description"
                     prop:value=move || param("q")
-                    on:change=move |ev| sp3("q", event_target_value(&ev))/>
+                    on:change=on_change("q")/>
             </div>
             <div class="field">
                 <label for="f-correlation">"Correlation id"</label>
                 <input id="f-correlation" prop:value=move || param("correlation_id")
-                    on:change=move |ev| sp4("correlation_id", event_target_value(&ev))/>
+                    on:change=on_change("correlation_id")/>
             </div>
             <div class="field">
                 <label for="f-owner">"Owner"</label>
                 <input id="f-owner" prop:value=move || param("owner")
-                    on:change=move |ev| sp5("owner", event_target_value(&ev))/>
+                    on:change=on_change("owner")/>
             </div>
             <div class="field">
                 <label for="f-after">"Started after"</label>
                 <input id="f-after" type="datetime-local" prop:value=move || param("started_after")
-                    on:change=move |ev| sp6("started_after", event_target_value(&ev))/>
+                    on:change=on_change("started_after")/>
             </div>
             <div class="field">
                 <label for="f-before">"Started before"</label>
                 <input id="f-before" type="datetime-local" prop:value=move || param("started_before")
-                    on:change=move |ev| sp7("started_before", event_target_value(&ev))/>
+                    on:change=on_change("started_before")/>
             </div>
         </section>
 
