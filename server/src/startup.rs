@@ -1,6 +1,7 @@
 //! Building the application: database, migrations, first administrator, router, listener.
 
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use app::service::users::{generate_password, AdminBootstrap};
 use app::service::Engine;
 use axum::Router;
 use sqlx::migrate::MigrateDatabase;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -168,10 +169,15 @@ async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
             .await
             .context("creating the database named in DATABASE_URL failed")?;
     }
+    // Short queries only: JIT compilation would cost more than it saves (tens of milliseconds when
+    // a plan's estimate runs high on stale statistics).
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a PostgreSQL URL: {e}"))?
+        .options([("jit", "off")]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
-        .connect(url)
+        .connect_with(options)
         .await
         .map_err(|e| anyhow::anyhow!("{unreachable}: {e}"))
 }

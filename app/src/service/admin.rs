@@ -159,6 +159,7 @@ impl Engine {
         .await?;
         let changed = self.user_in(&mut tx, user_id).await?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(changed)
     }
 
@@ -198,6 +199,7 @@ impl Engine {
         .await?;
         let changed = self.user_in(&mut tx, user_id).await?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(changed)
     }
 
@@ -349,6 +351,7 @@ impl Engine {
         .await?;
         let changed = self.user_in(&mut tx, user_id).await?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(changed)
     }
 
@@ -467,6 +470,7 @@ impl Engine {
         )
         .await?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(())
     }
 

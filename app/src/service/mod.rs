@@ -4,6 +4,7 @@
 
 mod admin;
 mod audit;
+mod auth_cache;
 pub mod commands;
 mod error;
 pub mod events;
@@ -11,6 +12,7 @@ mod idempotency;
 pub mod jobs;
 pub mod maintenance;
 mod rows;
+mod step_batch;
 mod steps;
 pub mod users;
 
@@ -89,6 +91,10 @@ pub struct Engine {
     pool: PgPool,
     /// This server process, for the liveness of its internal jobs (None: not registered).
     process_id: Option<Uuid>,
+    /// New running steps of concurrent requests, written in shared transactions.
+    step_batcher: std::sync::Arc<step_batch::StepBatcher>,
+    /// Tokens checked within the last second.
+    auth_cache: std::sync::Arc<auth_cache::AuthCache>,
 }
 
 impl Engine {
@@ -96,6 +102,8 @@ impl Engine {
         Engine {
             pool,
             process_id: None,
+            step_batcher: Default::default(),
+            auth_cache: Default::default(),
         }
     }
 
@@ -104,6 +112,8 @@ impl Engine {
         Engine {
             pool: self.pool.clone(),
             process_id: Some(process_id),
+            step_batcher: self.step_batcher.clone(),
+            auth_cache: self.auth_cache.clone(),
         }
     }
 

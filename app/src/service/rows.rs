@@ -77,6 +77,12 @@ pub struct StepRow {
     result: Option<String>,
 }
 
+impl StepRow {
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
 impl TryFrom<StepRow> for Step {
     type Error = ServiceError;
     fn try_from(r: StepRow) -> Result<Step, ServiceError> {

@@ -1,6 +1,6 @@
 //! Steps: add (under the job or a step), end, progress, get, list.
 
-use sqlx::{Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::idempotency::{self, Claim, IdempotencyKey};
@@ -14,7 +14,7 @@ use crate::domain::{
 };
 
 /// Where a new step goes.
-enum Parent {
+pub(super) enum Parent {
     Job,
     Step(Uuid),
 }
@@ -62,6 +62,11 @@ async fn fetch_step(
         .try_into()
 }
 
+/// The children of the recursive CTE `sub`'s current row. A bounded lateral subquery so that the
+/// planner always walks the parent index row by row: a plain join on stale statistics may choose to
+/// read the whole step table instead.
+const CHILDREN_OF_SUB: &str = "select k.* from step k where k.parent_step_id = sub.id limit 100000";
+
 fn step_not_found(job_id: Uuid, step_id: Uuid) -> ServiceError {
     ServiceError::NotFound(format!("step {step_id} not found in job {job_id}"))
 }
@@ -74,11 +79,11 @@ async fn fetch_step_rolled_up(
 ) -> Result<Step> {
     let rows: Vec<StepRow> = sqlx::query_as(&format!(
         "with recursive sub as (
-             select s.id from step s where s.id = $1 and s.job_id = $2
+             select s.* from step s where s.id = $1 and s.job_id = $2
              union all
-             select c.id from step c join sub on c.parent_step_id = sub.id
+             select c.* from sub cross join lateral ({CHILDREN_OF_SUB}) c
          )
-         select {STEP_COLUMNS} from step s join sub on sub.id = s.id"
+         select {STEP_COLUMNS} from sub s"
     ))
     .bind(step_id)
     .bind(job_id)
@@ -97,21 +102,150 @@ async fn running_descendants(
     tx: &mut Transaction<'_, Postgres>,
     step_id: Uuid,
 ) -> Result<Vec<Uuid>> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar(&format!(
         "with recursive sub as (
-             select c.id, c.status from step c where c.parent_step_id = $1
+             select c.* from step c where c.parent_step_id = $1
              union all
-             select c.id, c.status from step c join sub on c.parent_step_id = sub.id
+             select c.* from sub cross join lateral ({CHILDREN_OF_SUB}) c
          )
-         select id from sub where status = 'started' order by id",
-    )
+         select id from sub where status = 'started' order by id"
+    ))
     .bind(step_id)
     .fetch_all(&mut **tx)
     .await?)
 }
 
+/// Add one step in a transaction of its own.
+pub(super) async fn add_step_alone(
+    pool: &PgPool,
+    caller: &Caller,
+    job_id: Uuid,
+    parent: Parent,
+    input: NewStep,
+    idempotency_key: Option<IdempotencyKey>,
+) -> Result<Step> {
+    let mut tx = pool.begin().await?;
+    if let Some(key) = &idempotency_key {
+        if let Claim::Replay(step) = idempotency::claim::<Step>(&mut tx, caller, key).await? {
+            tx.commit().await?;
+            return Ok(step);
+        }
+    }
+    let job_status = lock_job(&mut tx, caller, job_id).await?;
+    if job_status.is_terminal() {
+        return Err(ServiceError::conflict(format!(
+            "job {job_id} has ended ({job_status}); steps cannot be added to it"
+        )));
+    }
+    let step_count: i32 = sqlx::query_scalar("select step_count from job where id = $1")
+        .bind(job_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if step_count >= MAX_STEPS_PER_JOB {
+        return Err(ServiceError::conflict(format!(
+            "job {job_id} already has {MAX_STEPS_PER_JOB} steps, the most a job may hold"
+        )));
+    }
+    let (parent_step_id, depth, number) = match parent {
+        Parent::Job => {
+            let number: i32 = sqlx::query_scalar(
+                "update job set root_count = root_count + 1, step_count = step_count + 1
+                  where id = $1 returning root_count - 1",
+            )
+            .bind(job_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            (None, 1, number)
+        }
+        Parent::Step(parent_id) => {
+            let field = if input.parent_step.is_some() {
+                "parent_step.id"
+            } else {
+                "parent_id"
+            };
+            let parent: Option<(Uuid, String, i32)> =
+                sqlx::query_as("select job_id, status, depth from step where id = $1")
+                    .bind(parent_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some((parent_job, parent_status, parent_depth)) = parent else {
+                return Err(ServiceError::NotFound(format!(
+                    "parent step {parent_id} not found"
+                )));
+            };
+            if parent_job != job_id {
+                return Err(ServiceError::invalid(
+                    field,
+                    format!("parent step {parent_id} belongs to another job"),
+                ));
+            }
+            let parent_status = rows::status(&parent_status)?;
+            if parent_status.is_terminal() {
+                return Err(ServiceError::conflict(format!(
+                    "parent step {parent_id} has ended ({parent_status}); steps cannot be added under it"
+                )));
+            }
+            if parent_depth >= MAX_STEP_DEPTH {
+                return Err(ServiceError::invalid(
+                    field,
+                    format!("steps may nest at most {MAX_STEP_DEPTH} deep"),
+                ));
+            }
+            let number: i32 = sqlx::query_scalar(
+                "update step set child_count = child_count + 1 where id = $1
+                 returning child_count - 1",
+            )
+            .bind(parent_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("update job set step_count = step_count + 1 where id = $1")
+                .bind(job_id)
+                .execute(&mut *tx)
+                .await?;
+            (Some(parent_id), parent_depth + 1, number)
+        }
+    };
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into step (id, job_id, parent_step_id, number, depth, step_type, description, status, is_external)
+         values ($1, $2, $3, $4, $5, $6, $7, 'started', $8)",
+    )
+    .bind(id)
+    .bind(job_id)
+    .bind(parent_step_id)
+    .bind(number)
+    .bind(depth)
+    .bind(input.step_type.as_str())
+    .bind(input.description.as_str())
+    .bind(!input.internal)
+    .execute(&mut *tx)
+    .await?;
+    touch_job(&mut tx, job_id).await?;
+    // A step recorded as already ended goes through the same rules as ending it.
+    let step = match input.status {
+        None | Some(Status::Started) => fetch_step(&mut tx, job_id, id).await?,
+        Some(Status::Unknown) => {
+            return Err(ServiceError::invalid(
+                "status",
+                "a new step may be `started`, `finished`, `failed` or `aborted`",
+            ))
+        }
+        Some(end) => {
+            end_step_in(&mut tx, job_id, id, end, false, None, true).await?;
+            fetch_step(&mut tx, job_id, id).await?
+        }
+    };
+    if let Some(key) = &idempotency_key {
+        idempotency::record(&mut tx, caller, key, &step).await?;
+    }
+    tx.commit().await?;
+    Ok(step)
+}
+
 impl Engine {
-    /// Add a step under the job or under one of its running steps.
+    /// Add a step under the job or under one of its running steps. A running step without an
+    /// `Idempotency-Key` (the common case) joins concurrent ones in a shared transaction
+    /// (see `step_batch`); the others are written alone. Both apply the same rules.
     pub async fn add_step(
         &self,
         caller: &Caller,
@@ -120,122 +254,13 @@ impl Engine {
         idempotency_key: Option<IdempotencyKey>,
     ) -> Result<Step> {
         let parent = resolve_parent(job_id, &input)?;
-        let mut tx = self.pool.begin().await?;
-        if let Some(key) = &idempotency_key {
-            if let Claim::Replay(step) = idempotency::claim::<Step>(&mut tx, caller, key).await? {
-                tx.commit().await?;
-                return Ok(step);
-            }
+        if idempotency_key.is_none() && matches!(input.status, None | Some(Status::Started)) {
+            return self
+                .step_batcher
+                .add(&self.pool, caller, job_id, parent, input)
+                .await;
         }
-        let job_status = lock_job(&mut tx, caller, job_id).await?;
-        if job_status.is_terminal() {
-            return Err(ServiceError::conflict(format!(
-                "job {job_id} has ended ({job_status}); steps cannot be added to it"
-            )));
-        }
-        let step_count: i32 = sqlx::query_scalar("select step_count from job where id = $1")
-            .bind(job_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        if step_count >= MAX_STEPS_PER_JOB {
-            return Err(ServiceError::conflict(format!(
-                "job {job_id} already has {MAX_STEPS_PER_JOB} steps, the most a job may hold"
-            )));
-        }
-        let (parent_step_id, depth, number) = match parent {
-            Parent::Job => {
-                let number: i32 = sqlx::query_scalar(
-                    "update job set root_count = root_count + 1, step_count = step_count + 1
-                      where id = $1 returning root_count - 1",
-                )
-                .bind(job_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                (None, 1, number)
-            }
-            Parent::Step(parent_id) => {
-                let field = if input.parent_step.is_some() {
-                    "parent_step.id"
-                } else {
-                    "parent_id"
-                };
-                let parent: Option<(Uuid, String, i32)> =
-                    sqlx::query_as("select job_id, status, depth from step where id = $1")
-                        .bind(parent_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let Some((parent_job, parent_status, parent_depth)) = parent else {
-                    return Err(ServiceError::NotFound(format!(
-                        "parent step {parent_id} not found"
-                    )));
-                };
-                if parent_job != job_id {
-                    return Err(ServiceError::invalid(
-                        field,
-                        format!("parent step {parent_id} belongs to another job"),
-                    ));
-                }
-                let parent_status = rows::status(&parent_status)?;
-                if parent_status.is_terminal() {
-                    return Err(ServiceError::conflict(format!(
-                        "parent step {parent_id} has ended ({parent_status}); steps cannot be added under it"
-                    )));
-                }
-                if parent_depth >= MAX_STEP_DEPTH {
-                    return Err(ServiceError::invalid(
-                        field,
-                        format!("steps may nest at most {MAX_STEP_DEPTH} deep"),
-                    ));
-                }
-                let number: i32 = sqlx::query_scalar(
-                    "update step set child_count = child_count + 1 where id = $1
-                     returning child_count - 1",
-                )
-                .bind(parent_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query("update job set step_count = step_count + 1 where id = $1")
-                    .bind(job_id)
-                    .execute(&mut *tx)
-                    .await?;
-                (Some(parent_id), parent_depth + 1, number)
-            }
-        };
-        let id = Uuid::now_v7();
-        sqlx::query(
-            "insert into step (id, job_id, parent_step_id, number, depth, step_type, description, status, is_external)
-             values ($1, $2, $3, $4, $5, $6, $7, 'started', $8)",
-        )
-        .bind(id)
-        .bind(job_id)
-        .bind(parent_step_id)
-        .bind(number)
-        .bind(depth)
-        .bind(input.step_type.as_str())
-        .bind(input.description.as_str())
-        .bind(!input.internal)
-        .execute(&mut *tx)
-        .await?;
-        touch_job(&mut tx, job_id).await?;
-        // A step recorded as already ended goes through the same rules as ending it.
-        let step = match input.status {
-            None | Some(Status::Started) => fetch_step(&mut tx, job_id, id).await?,
-            Some(Status::Unknown) => {
-                return Err(ServiceError::invalid(
-                    "status",
-                    "a new step may be `started`, `finished`, `failed` or `aborted`",
-                ))
-            }
-            Some(end) => {
-                end_step_in(&mut tx, job_id, id, end, false, None, true).await?;
-                fetch_step(&mut tx, job_id, id).await?
-            }
-        };
-        if let Some(key) = &idempotency_key {
-            idempotency::record(&mut tx, caller, key, &step).await?;
-        }
-        tx.commit().await?;
-        Ok(step)
+        add_step_alone(&self.pool, caller, job_id, parent, input, idempotency_key).await
     }
 
     /// End a step (SPEC §1).

@@ -30,6 +30,9 @@ pub(super) fn parse_groups(raw: &[String]) -> Vec<ActionGroup> {
     raw.iter().filter_map(|g| ActionGroup::parse(g)).collect()
 }
 
+/// A token's holder: user id, user name, action groups, the token's expiry.
+type TokenHolder = (Uuid, String, Vec<String>, Option<DateTime<Utc>>);
+
 /// oVirt names local users `name@internal`; Stepwise's users are all local.
 pub fn local_name(username: &str) -> &str {
     username.strip_suffix("@internal").unwrap_or(username)
@@ -244,26 +247,35 @@ impl Engine {
         })
     }
 
-    /// Who holds this token (bearer, API token or UI session), if it is valid now. One query.
+    /// Who holds this token (bearer, API token or UI session), if it is valid now. One query, or
+    /// none when the token was checked within the last second (see `auth_cache`).
     pub async fn authenticate_token(&self, token: &str) -> Result<Caller> {
         let hash = Sha256::digest(token.as_bytes()).to_vec();
-        let row: Option<(Uuid, String, Vec<String>)> = sqlx::query_as(&format!(
-            "select u.id, u.username, {GROUPS_OF_USER}
-               from access_token t join app_user u on u.id = t.user_id
-              where t.token_hash = $1 and t.revoked_at is null
-                and (t.expires_at is null or t.expires_at > now()) and not u.disabled"
+        if let Some(caller) = self.auth_cache.get(&hash) {
+            return Ok(caller);
+        }
+        let row: Option<TokenHolder> = sqlx::query_as(&format!(
+            "select u.id, u.username, {GROUPS_OF_USER}, t.expires_at
+                   from access_token t join app_user u on u.id = t.user_id
+                  where t.token_hash = $1 and t.revoked_at is null
+                    and (t.expires_at is null or t.expires_at > now()) and not u.disabled"
         ))
-        .bind(hash)
+        .bind(&hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|(user_id, username, groups)| Caller {
+        let Some((user_id, username, groups, expires_at)) = row else {
+            return Err(ServiceError::Unauthorized(
+                "the token is unknown, expired or revoked".into(),
+            ));
+        };
+        let caller = Caller {
             user_id,
             username,
             groups: parse_groups(&groups),
-        })
-        .ok_or_else(|| {
-            ServiceError::Unauthorized("the token is unknown, expired or revoked".into())
-        })
+        };
+        let valid_for = expires_at.map(|t| (t - Utc::now()).to_std().unwrap_or_default());
+        self.auth_cache.put(hash, caller.clone(), valid_for);
+        Ok(caller)
     }
 
     /// Revoke the token or session with this secret (sign-out). Unknown secrets are ignored.
@@ -273,6 +285,7 @@ impl Engine {
             .bind(hash)
             .execute(&self.pool)
             .await?;
+        self.auth_cache.clear();
         Ok(())
     }
 }

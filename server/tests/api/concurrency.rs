@@ -105,3 +105,103 @@ async fn a_job_ended_while_steps_are_being_added_leaves_no_running_step(pool: Pg
         "every step added before the end was closed by it"
     );
 }
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_burst_of_good_and_bad_adds_answers_each_request_on_its_own(pool: PgPool) {
+    // Concurrent adds share transactions on the server; each must still get its own answer, and
+    // only the good ones may leave a step, a number and an event behind.
+    let app = spawn_app(pool).await;
+    let (_, creator) = app
+        .user_with_roles("creator", &["ExternalTasksCreator"])
+        .await;
+    let creator = app.as_token(&creator);
+    let job = app.add_job("target").await;
+    let parent = app.add_top_step(&job, "parent").await;
+    let ended = app.add_job("ended").await;
+    expect_status(
+        app.end_job(&ended, json!({ "status": "finished" })).await,
+        200,
+    )
+    .await;
+    let other = app.add_job("other").await;
+    let foreign_parent = app.add_top_step(&other, "foreign").await;
+    let missing = uuid::Uuid::now_v7().to_string();
+
+    let requests = (0..60).map(|i| {
+        let (app, creator) = (&app, &creator);
+        let (job, parent, ended, foreign_parent, missing) =
+            (&job, &parent, &ended, &foreign_parent, &missing);
+        async move {
+            let top = json!({ "description": format!("top {i}"), "type": "executing" });
+            let (who, path, body, expected) = match i % 6 {
+                0 => (app, format!("/api/jobs/{}/steps", id(job)), top, 201),
+                1 => (
+                    app,
+                    format!("/api/jobs/{}/steps", id(job)),
+                    json!({ "description": format!("sub {i}"), "type": "validating", "parent_id": id(parent) }),
+                    201,
+                ),
+                2 => (app, format!("/api/jobs/{}/steps", id(ended)), top, 409),
+                3 => (
+                    app,
+                    format!("/api/jobs/{}/steps", id(job)),
+                    json!({ "description": "x", "type": "executing", "parent_id": id(foreign_parent), "parent_type": "step" }),
+                    400,
+                ),
+                4 => (app, format!("/api/jobs/{missing}/steps"), top, 404),
+                _ => (creator, format!("/api/jobs/{}/steps", id(job)), top, 403),
+            };
+            let response = who.post(&path, &body).await;
+            (i, expected, expect_status(response, expected).await)
+        }
+    });
+    let outcomes = futures::future::join_all(requests).await;
+    for (i, expected, body) in &outcomes {
+        match expected {
+            201 => {
+                assert_eq!(body["job_id"], id(&job), "request {i}: {body}");
+                assert_eq!(body["status"], "started");
+                assert_eq!(body["is_external"], true);
+            }
+            400 => assert!(body["errors"][0]["field"] == "parent_id", "{body}"),
+            _ => assert_eq!(body["status"], *expected, "request {i}: {body}"),
+        }
+    }
+    let numbers = |kind: i32| {
+        let mut n: Vec<i64> = outcomes
+            .iter()
+            .filter(|(i, ..)| i % 6 == kind)
+            .map(|(.., b)| b["number"].as_i64().unwrap())
+            .collect();
+        n.sort_unstable();
+        n
+    };
+    assert_eq!(
+        numbers(0),
+        (1..11).collect::<Vec<i64>>(),
+        "top steps follow the parent"
+    );
+    assert_eq!(
+        numbers(1),
+        (0..10).collect::<Vec<i64>>(),
+        "sub-steps under the parent"
+    );
+    for (i, _, b) in outcomes.iter().filter(|(i, ..)| i % 6 == 1) {
+        assert_eq!(b["parent_step_id"], id(&parent), "request {i}");
+        assert_eq!(b["type"], "validating");
+    }
+
+    let (steps, counted, events): (i64, i32, i64) = sqlx::query_as(
+        "select (select count(*) from step where job_id = $1::uuid),
+                (select step_count from job where id = $1::uuid),
+                (select count(*) from event where job_id = $1::uuid and kind = 'step.created')",
+    )
+    .bind(id(&job))
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((steps, counted, events), (21, 21, 21));
+    let listed = app.get(&format!("/api/jobs/{}/steps", id(&job))).await;
+    let listed = expect_status(listed, 200).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 21);
+}

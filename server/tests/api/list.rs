@@ -191,3 +191,50 @@ async fn the_largest_page_is_served(pool: PgPool) {
         .iter()
         .all(|j| ids.contains(id(j))));
 }
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn q_pages_match_the_database_for_common_and_rare_words(pool: PgPool) {
+    // A common word is answered by walking the newest jobs, a rare one by the trigram index;
+    // either way the pages are exactly the matching jobs, newest first.
+    let app = spawn_app(pool).await;
+    sqlx::query(
+        "insert into job (id, description, status, is_external, owner, start_time, last_updated)
+         select gen_random_uuid(),
+                'job ' || g || case when g % 7 = 0 then ' with a Needle' else '' end
+                            || case when g in (15000, 19000) then ' rare-word' else '' end,
+                'started', true, (select id from app_user where username = 'admin'),
+                now() - make_interval(secs => g), now()
+           from generate_series(1, 20000) g",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let expected: Vec<String> = sqlx::query_scalar(
+        "select description from job where description ilike '%needle%'
+          order by start_time desc, id desc limit 120",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    while seen.len() < expected.len() {
+        let after = cursor.map(|c| format!("&cursor={c}")).unwrap_or_default();
+        let p = page(&app, &format!("q=NEEDLE&limit=40{after}")).await;
+        assert_eq!(descriptions(&p).len(), 40);
+        seen.extend(descriptions(&p));
+        cursor = p["next_cursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen, expected);
+
+    let rare = page(&app, "q=rare-word&limit=40").await;
+    assert_eq!(
+        descriptions(&rare),
+        vec!["job 15000 rare-word", "job 19000 rare-word"]
+    );
+    assert!(rare["next_cursor"].is_null());
+    let one = page(&app, "q=rare-word&limit=1").await;
+    let next = one["next_cursor"].as_str().expect("a second page");
+    let two = page(&app, &format!("q=rare-word&limit=1&cursor={next}")).await;
+    assert_eq!(descriptions(&two), vec!["job 19000 rare-word"]);
+}
