@@ -1,8 +1,10 @@
 //! The process's event hub and the `GET /api/events` Server-Sent Events stream.
 //!
-//! One task per process listens on PostgreSQL (`LISTEN`): writers' triggers wake it to number new
-//! events (any process may; one at a time), and numbered events wake every process to read them from
-//! the journal and broadcast them to its subscribers. The journal is the truth: a subscriber that falls
+//! One task per process numbers new events and broadcasts them to its subscribers. The service layer
+//! wakes it after every change it commits; it also looks every 100 ms, for changes it was not told
+//! of. Numbering (any process may; one at a time) ends with a `NOTIFY`, which wakes every process's
+//! hub (`LISTEN`) to read the newly numbered events from the journal. Writers themselves do not
+//! `NOTIFY`: PostgreSQL makes notifying transactions commit one at a time. The journal is the truth: a subscriber that falls
 //! behind the bounded broadcast, or reconnects with `Last-Event-ID`, catches up from the database.
 
 use std::convert::Infallible;
@@ -10,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::domain::{Event, EventFilter};
-use app::service::events::{EVENTS_CHANNEL, PENDING_CHANNEL};
+use app::service::events::EVENTS_CHANNEL;
 use app::service::Engine;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -34,8 +36,9 @@ const BROADCAST_CAPACITY: usize = 4096;
 const PAGE: i64 = 500;
 /// Events buffered per connection before the sender waits for the client.
 const CONNECTION_BUFFER: usize = 256;
-/// How often the hub looks at the journal even without a notification (a lost connection, say).
-const SAFETY_TICK: Duration = Duration::from_millis(1000);
+/// How often the hub looks at the journal without being told of a change (a change made by another
+/// process not yet numbered, a lost connection).
+const POLL: Duration = Duration::from_millis(100);
 
 /// An event, serialised once for every subscriber.
 #[derive(Debug)]
@@ -86,9 +89,7 @@ impl EventHub {
     ) -> anyhow::Result<EventHub> {
         let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
         let mut listener = PgListener::connect_with(engine.pool()).await?;
-        listener
-            .listen_all([EVENTS_CHANNEL, PENDING_CHANNEL])
-            .await?;
+        listener.listen(EVENTS_CHANNEL).await?;
         let head = engine
             .event_head()
             .await
@@ -113,11 +114,14 @@ async fn run_hub(
     mut last: i64,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(SAFETY_TICK);
+    let mut tick = tokio::time::interval(POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let changes = engine.changes();
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = tick.tick() => {}
+            _ = changes.notified() => {}
             received = listener.recv() => {
                 if let Err(e) = received {
                     tracing::warn!(error = %e, "event listener lost its connection; retrying");

@@ -861,6 +861,7 @@ async fn set_job_result(engine: &Engine, job_id: Uuid, message: &str) -> Result<
         .bind(message)
         .execute(engine.pool())
         .await?;
+    engine.changed();
     Ok(())
 }
 
@@ -870,6 +871,7 @@ async fn set_step_result(engine: &Engine, step_id: Uuid, message: &str) -> Resul
         .bind(message)
         .execute(engine.pool())
         .await?;
+    engine.changed();
     Ok(())
 }
 
@@ -953,7 +955,11 @@ impl Engine {
         qb.push(" limit ")
             .push_bind(limit)
             .push(" for update of j skip locked)");
-        Ok(qb.build().execute(&self.pool).await?.rows_affected())
+        let deleted = qb.build().execute(&self.pool).await?.rows_affected();
+        if deleted > 0 {
+            self.changed();
+        }
+        Ok(deleted)
     }
 
     /// The steps of several jobs, in one query (needs VIEW_TASKS).

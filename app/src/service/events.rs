@@ -11,8 +11,6 @@ const SEQUENCER_LOCK: i64 = 7_203_461_002;
 
 /// The channel that wakes every process when new events are numbered.
 pub const EVENTS_CHANNEL: &str = "stepwise_events";
-/// The channel writers notify (from the journal triggers) when events await numbering.
-pub const PENDING_CHANNEL: &str = "stepwise_events_pending";
 
 type EventRow = (i64, DateTime<Utc>, String, Uuid, bool, serde_json::Value);
 

@@ -166,6 +166,7 @@ impl Engine {
             idempotency::record(&mut tx, caller, key, &job).await?;
         }
         tx.commit().await?;
+        self.changed();
         Ok(job)
     }
 
@@ -271,6 +272,7 @@ impl Engine {
         }
         let job = fetch_job(&mut tx, job_id).await?;
         tx.commit().await?;
+        self.changed();
         Ok(job)
     }
 
@@ -294,6 +296,7 @@ impl Engine {
             .await?;
         let job = fetch_job(&mut tx, job_id).await?;
         tx.commit().await?;
+        self.changed();
         Ok(job)
     }
 }

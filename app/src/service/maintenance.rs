@@ -84,6 +84,9 @@ impl Engine {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        if !all.is_empty() {
+            self.changed();
+        }
         Ok(Swept {
             lapsed_leases: lapsed.len() as u64,
             orphaned_internal_jobs: orphaned.len() as u64,

@@ -95,6 +95,8 @@ pub struct Engine {
     step_batcher: std::sync::Arc<step_batch::StepBatcher>,
     /// Tokens checked within the last second.
     auth_cache: std::sync::Arc<auth_cache::AuthCache>,
+    /// Rung after a change was committed: the event hub numbers the new events at once.
+    changes: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Engine {
@@ -104,6 +106,7 @@ impl Engine {
             process_id: None,
             step_batcher: Default::default(),
             auth_cache: Default::default(),
+            changes: Default::default(),
         }
     }
 
@@ -114,11 +117,23 @@ impl Engine {
             process_id: Some(process_id),
             step_batcher: self.step_batcher.clone(),
             auth_cache: self.auth_cache.clone(),
+            changes: self.changes.clone(),
         }
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Rings after this process committed a change (and so journalled events); the event hub
+    /// waits on it. One waiting signal stands for any number of changes.
+    pub fn changes(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.changes.clone()
+    }
+
+    /// A change was committed.
+    fn changed(&self) {
+        self.changes.notify_one();
     }
 
     /// The database's version string, proving a round trip.

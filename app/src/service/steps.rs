@@ -254,13 +254,16 @@ impl Engine {
         idempotency_key: Option<IdempotencyKey>,
     ) -> Result<Step> {
         let parent = resolve_parent(job_id, &input)?;
-        if idempotency_key.is_none() && matches!(input.status, None | Some(Status::Started)) {
-            return self
-                .step_batcher
-                .add(&self.pool, caller, job_id, parent, input)
-                .await;
-        }
-        add_step_alone(&self.pool, caller, job_id, parent, input, idempotency_key).await
+        let step =
+            if idempotency_key.is_none() && matches!(input.status, None | Some(Status::Started)) {
+                self.step_batcher
+                    .add(&self.pool, caller, job_id, parent, input)
+                    .await?
+            } else {
+                add_step_alone(&self.pool, caller, job_id, parent, input, idempotency_key).await?
+            };
+        self.changed();
+        Ok(step)
     }
 
     /// End a step (SPEC §1).
@@ -287,6 +290,7 @@ impl Engine {
         .await?;
         let step = fetch_step_rolled_up(&mut tx, job_id, step_id).await?;
         tx.commit().await?;
+        self.changed();
         Ok(step)
     }
 
@@ -315,6 +319,7 @@ impl Engine {
         touch_job(&mut tx, job_id).await?;
         let step = fetch_step_rolled_up(&mut tx, job_id, step_id).await?;
         tx.commit().await?;
+        self.changed();
         Ok(step)
     }
 

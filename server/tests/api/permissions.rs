@@ -478,3 +478,28 @@ async fn roles_can_be_created_attached_and_detached(pool: PgPool) {
         403
     );
 }
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_role_given_or_a_user_disabled_takes_effect_on_the_very_next_request(pool: PgPool) {
+    // Tokens are cached for a moment after a check; a change of roles or users must not wait for it.
+    let app = spawn_app(pool).await;
+    let (user_id, token) = app.user_with_roles("plugin", &[]).await;
+    let plugin = app.as_token(&token);
+    let job = json!({ "description": "from the plug-in" });
+    expect_status(plugin.post("/api/jobs", &job).await, 403).await;
+    let given = app
+        .client
+        .put(app.url(&format!("/api/users/{user_id}/roles/ExternalTasksCreator")))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    expect_status(given, 200).await;
+    expect_status(plugin.post("/api/jobs", &job).await, 201).await;
+    let disabled = app
+        .post(&format!("/api/users/{user_id}/disable"), &json!({}))
+        .await;
+    let code = disabled.status().as_u16();
+    assert!(code == 200, "disable answered {code}");
+    expect_status(plugin.post("/api/jobs", &job).await, 401).await;
+}
