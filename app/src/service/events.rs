@@ -130,7 +130,13 @@ impl Engine {
     /// Forget events older than `retention` (and idempotency keys past their window).
     pub async fn purge_journal(&self, retention: chrono::Duration) -> Result<u64> {
         let purged = sqlx::query(
-            "delete from event where seq is not null and at < now() - make_interval(secs => $1)",
+            // The first event young enough to keep, found by walking the sequence from the oldest
+            // (`at` grows with `seq`, give or take a commit's duration); everything before it goes.
+            "delete from event where seq < (
+                 select coalesce(
+                     (select seq from event where seq is not null
+                         and at >= now() - make_interval(secs => $1) order by seq limit 1),
+                     (select last + 1 from event_counter)))",
         )
         .bind(retention.num_seconds() as f64)
         .execute(&self.pool)

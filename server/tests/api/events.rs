@@ -313,3 +313,46 @@ async fn out_of_order_commits_reach_a_subscriber_exactly_once_in_sequence_order(
         "nothing twice"
     );
 }
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn retention_forgets_exactly_the_events_older_than_it_keeps(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    for i in 0..5 {
+        app.add_job(&format!("{i}")).await;
+    }
+    let mut sub = Subscription::open(&app, "", Some(0)).await;
+    let seen = sub.take(5).await;
+    let third = seen[2].id.unwrap();
+    // The first three are two days old; a day is kept.
+    sqlx::query("update event set at = now() - interval '2 days' where seq <= $1")
+        .bind(third)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let engine = app::service::Engine::new(app.pool.clone());
+    let purged = engine
+        .purge_journal(chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 3);
+    let left: Vec<i64> = sqlx::query_scalar("select seq from event order by seq")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        left,
+        seen[3..].iter().map(|e| e.id.unwrap()).collect::<Vec<_>>()
+    );
+    // When everything is old, everything numbered goes.
+    sqlx::query("update event set at = now() - interval '2 days'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        engine
+            .purge_journal(chrono::Duration::days(1))
+            .await
+            .unwrap(),
+        2
+    );
+}
