@@ -43,6 +43,12 @@ impl Engine {
             .bind(SEQUENCER_LOCK)
             .execute(&mut *tx)
             .await?;
+        // Walk the unnumbered-events index in order. A bitmap scan (the planner's choice when its
+        // estimate runs high) visits every entry of an event numbered since the last vacuum, and
+        // never marks them dead, so each pass would cost more than the last.
+        sqlx::query("set local enable_bitmapscan = off")
+            .execute(&mut *tx)
+            .await?;
         let head: Option<i64> = sqlx::query_scalar(
             "with pending as (select id, row_number() over (order by id) as n
                                 from event where seq is null order by id limit 10000),
