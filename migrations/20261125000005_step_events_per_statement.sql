@@ -24,28 +24,29 @@ end
 $$;
 
 create function step_events() returns trigger language plpgsql as $$
+declare
+    changed uuid[];
 begin
-    if tg_op = 'INSERT' then
-        insert into event (kind, job_id, is_external, data)
-        select 'step.created', s.job_id, j.is_external, jsonb_strip_nulls(jsonb_build_object(
-                   'id', s.id, 'job_id', s.job_id, 'parent_step_id', s.parent_step_id, 'number', s.number,
-                   'type', s.step_type, 'description', s.description, 'status', s.status,
-                   'is_external', s.is_external, 'progress', s.progress, 'start_time', s.start_time,
-                   'end_time', s.end_time, 'result', s.result))
-          from new_steps s join job j on j.id = s.job_id;
-    else
+    if tg_op = 'UPDATE' then
         -- Only changes a viewer sees: not the bookkeeping columns (counters).
-        insert into event (kind, job_id, is_external, data)
-        select 'step.updated', s.job_id, j.is_external, jsonb_strip_nulls(jsonb_build_object(
-                   'id', s.id, 'job_id', s.job_id, 'parent_step_id', s.parent_step_id, 'number', s.number,
-                   'type', s.step_type, 'description', s.description, 'status', s.status,
-                   'is_external', s.is_external, 'progress', s.progress, 'start_time', s.start_time,
-                   'end_time', s.end_time, 'result', s.result))
-          from new_steps s join old_steps o on o.id = s.id join job j on j.id = s.job_id
-         where o.status is distinct from s.status or o.progress is distinct from s.progress
-            or o.step_type is distinct from s.step_type or o.end_time is distinct from s.end_time
-            or o.result is distinct from s.result;
+        changed := array(
+            select s.id from new_steps s join old_steps o on o.id = s.id
+             where o.status is distinct from s.status or o.progress is distinct from s.progress
+                or o.step_type is distinct from s.step_type or o.end_time is distinct from s.end_time
+                or o.result is distinct from s.result);
+        if cardinality(changed) = 0 then
+            return null;
+        end if;
     end if;
+    insert into event (kind, job_id, is_external, data)
+    select case when tg_op = 'INSERT' then 'step.created' else 'step.updated' end,
+           s.job_id, j.is_external, jsonb_strip_nulls(jsonb_build_object(
+               'id', s.id, 'job_id', s.job_id, 'parent_step_id', s.parent_step_id, 'number', s.number,
+               'type', s.step_type, 'description', s.description, 'status', s.status,
+               'is_external', s.is_external, 'progress', s.progress, 'start_time', s.start_time,
+               'end_time', s.end_time, 'result', s.result))
+      from new_steps s join job j on j.id = s.job_id
+     where tg_op = 'INSERT' or s.id in (select unnest(changed));
     return null;
 end
 $$;
