@@ -7,7 +7,7 @@
 -- Step events are journalled per statement instead of per row: a statement that writes many steps
 -- (the group commit of new steps, bulk ends) journals them in one insert. The per-row trigger cost
 -- about 50 µs a step, mostly calling step_json once per row; this costs about 13.
--- The event data is the same as step_json's.
+-- The event data is what step_json built; step_json, now unused, goes.
 
 create or replace function job_event() returns trigger language plpgsql as $$
 begin
@@ -54,6 +54,7 @@ $$;
 drop trigger step_changed on step;
 drop trigger step_updated on step;
 drop function step_event();
+drop function step_json(step);
 create trigger step_created after insert on step referencing new table as new_steps
     for each statement execute function step_events();
 create trigger step_updated after update on step referencing old table as old_steps new table as new_steps

@@ -199,17 +199,22 @@ impl TestApp {
         .await;
         let user_id = id(&user).to_owned();
         for role in roles {
-            let r = self
-                .client
-                .put(self.url(&format!("/api/users/{user_id}/roles/{role}")))
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .unwrap();
-            expect_status(r, 200).await;
+            self.give_role(&user_id, role).await;
         }
         let token = self.sign_in(name, &password).await;
         (user_id, token)
+    }
+
+    /// Give a user a role; panics unless 200.
+    pub async fn give_role(&self, user_id: &str, role: &str) {
+        let r = self
+            .client
+            .put(self.url(&format!("/api/users/{user_id}/roles/{role}")))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        expect_status(r, 200).await;
     }
 
     /// The same app, acting with another token.

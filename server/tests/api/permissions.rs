@@ -487,19 +487,11 @@ async fn a_role_given_or_a_user_disabled_takes_effect_on_the_very_next_request(p
     let plugin = app.as_token(&token);
     let job = json!({ "description": "from the plug-in" });
     expect_status(plugin.post("/api/jobs", &job).await, 403).await;
-    let given = app
-        .client
-        .put(app.url(&format!("/api/users/{user_id}/roles/ExternalTasksCreator")))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
-    expect_status(given, 200).await;
+    app.give_role(&user_id, "ExternalTasksCreator").await;
     expect_status(plugin.post("/api/jobs", &job).await, 201).await;
     let disabled = app
         .post(&format!("/api/users/{user_id}/disable"), &json!({}))
         .await;
-    let code = disabled.status().as_u16();
-    assert!(code == 200, "disable answered {code}");
+    expect_status(disabled, 200).await;
     expect_status(plugin.post("/api/jobs", &job).await, 401).await;
 }
