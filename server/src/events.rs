@@ -39,6 +39,10 @@ const CONNECTION_BUFFER: usize = 256;
 /// How often the hub looks at the journal without being told of a change (a change made by another
 /// process not yet numbered, a lost connection).
 const POLL: Duration = Duration::from_millis(100);
+/// The shortest time between two passes. Under a steady stream of changes a pass would otherwise
+/// start the moment the last one ended, several hundred times a second, each a few round trips to
+/// the database; this way each pass serves every change of the last few milliseconds.
+const MIN_GAP: Duration = Duration::from_millis(10);
 
 /// An event, serialised once for every subscriber.
 #[derive(Debug)]
@@ -132,26 +136,55 @@ async fn run_hub(
         // One pass serves every notification that arrived meanwhile: under load, writers notify far
         // more often than a pass takes, and handling them one by one would fall further behind.
         while listener.next_buffered().is_some() {}
-        if let Err(e) = engine.sequence_events().await {
-            tracing::warn!(error = %e, "numbering events failed");
+        let pass = tokio::time::Instant::now();
+        pass_once(&engine, &sender, &mut last).await;
+        tokio::time::sleep_until(pass + MIN_GAP).await;
+    }
+}
+
+/// Number what is waiting, announce what this process's writers numbered, and broadcast every
+/// numbered event after `last` (nothing to read when nobody listens).
+async fn pass_once(engine: &Engine, sender: &broadcast::Sender<Arc<Frame>>, last: &mut i64) {
+    if let Err(e) = engine.sequence_events().await {
+        tracing::warn!(error = %e, "numbering events failed");
+    }
+    if engine.take_self_numbered() {
+        if let Err(e) = engine.announce_events().await {
+            tracing::warn!(error = %e, "announcing events failed");
         }
-        loop {
-            match engine.events_after(last, PAGE).await {
-                Ok(batch) => {
-                    let full = batch.len() as i64 == PAGE;
-                    for event in batch {
-                        last = event.seq;
-                        // No subscribers is fine.
-                        let _ = sender.send(Arc::new(Frame::new(&event)));
-                    }
-                    if !full {
-                        break;
-                    }
+    }
+    if sender.receiver_count() == 0 {
+        // Nobody to send to: move on without reading the events. The head is read before the count
+        // is taken again, so a subscriber that arrives after that catches up from the journal to
+        // at least this head before it follows the broadcast: nothing falls between.
+        match engine.event_head().await {
+            Ok(head) if sender.receiver_count() == 0 => {
+                *last = (*last).max(head);
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the event head failed");
+                return;
+            }
+        }
+    }
+    loop {
+        match engine.events_after(*last, PAGE).await {
+            Ok(batch) => {
+                let full = batch.len() as i64 == PAGE;
+                for event in batch {
+                    *last = event.seq;
+                    // No subscribers is fine.
+                    let _ = sender.send(Arc::new(Frame::new(&event)));
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading events failed");
-                    break;
+                if !full {
+                    return;
                 }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading events failed");
+                return;
             }
         }
     }

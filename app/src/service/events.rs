@@ -32,7 +32,9 @@ impl Engine {
     /// given, if any.
     pub async fn sequence_events(&self) -> Result<Option<i64>> {
         let pending: Option<i64> =
-            sqlx::query_scalar("select id from event where seq is null limit 1")
+            // In index order, so it walks the unnumbered-events index even when the planner,
+            // without statistics for a new journal, would expect a scan to find one at once.
+            sqlx::query_scalar("select id from event where seq is null order by id limit 1")
                 .fetch_optional(&self.pool)
                 .await?;
         if pending.is_none() {
@@ -43,25 +45,11 @@ impl Engine {
             .bind(SEQUENCER_LOCK)
             .execute(&mut *tx)
             .await?;
-        // Walk the unnumbered-events index in order. A bitmap scan (the planner's choice when its
-        // estimate runs high) visits every entry of an event numbered since the last vacuum, and
-        // never marks them dead, so each pass would cost more than the last.
-        sqlx::query("set local enable_bitmapscan = off")
-            .execute(&mut *tx)
+        // The same numbering as a writer that numbers its own events does (see the migration
+        // `writers_number_their_step_events`), at most 10,000 events at a time.
+        let head: Option<i64> = sqlx::query_scalar("select number_pending_events(10000)")
+            .fetch_one(&mut *tx)
             .await?;
-        let head: Option<i64> = sqlx::query_scalar(
-            "with pending as (select id, row_number() over (order by id) as n
-                                from event where seq is null order by id limit 10000),
-                  counter as (update event_counter set last = last + (select count(*) from pending)
-                              returning last - (select count(*) from pending) as base)
-             update event e set seq = counter.base + pending.n
-               from pending, counter where e.id = pending.id
-             returning e.seq",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .max();
         if let Some(head) = head {
             sqlx::query("select pg_notify($1, $2)")
                 .bind(EVENTS_CHANNEL)
@@ -71,6 +59,21 @@ impl Engine {
         }
         tx.commit().await?;
         Ok(head)
+    }
+
+    /// Tell every process's hub that events up to the current head are numbered: for events their
+    /// writer numbered itself (the group commit of new steps), which the sequencer never sees.
+    pub async fn announce_events(&self) -> Result<()> {
+        sqlx::query("select pg_notify($1, last::text) from event_counter")
+            .bind(EVENTS_CHANNEL)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Did this process's writers number events of their own since the last call?
+    pub fn take_self_numbered(&self) -> bool {
+        self.step_batcher.take_numbered()
     }
 
     /// The highest event number so far (0 when none).

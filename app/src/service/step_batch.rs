@@ -7,6 +7,7 @@
 //! requests runs again alone, so one request never fails for another's sake.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use sqlx::PgPool;
@@ -38,6 +39,8 @@ struct Pending {
 #[derive(Default)]
 pub(super) struct StepBatcher {
     queue: OnceLock<mpsc::Sender<Pending>>,
+    /// Set when a shared transaction numbered its events (see [`StepBatcher::take_numbered`]).
+    numbered: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for StepBatcher {
@@ -58,7 +61,9 @@ impl StepBatcher {
         parent: Parent,
         input: NewStep,
     ) -> Result<Step> {
-        let queue = self.queue.get_or_init(|| start(pool.clone()));
+        let queue = self
+            .queue
+            .get_or_init(|| start(pool.clone(), self.numbered.clone()));
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             caller: caller.clone(),
@@ -75,18 +80,28 @@ impl StepBatcher {
             .await
             .unwrap_or_else(|_| Err(ServiceError::Internal("the step writer stopped".into())))
     }
+
+    /// Whether a shared transaction committed events it numbered itself since the last call. The
+    /// sequencer never sees those, so the event hub announces them to the other processes.
+    pub(super) fn take_numbered(&self) -> bool {
+        self.numbered.swap(false, Ordering::AcqRel)
+    }
 }
 
-fn start(pool: PgPool) -> mpsc::Sender<Pending> {
+fn start(pool: PgPool, numbered: Arc<AtomicBool>) -> mpsc::Sender<Pending> {
     let (sender, receiver) = mpsc::channel(QUEUE);
     let receiver = Arc::new(Mutex::new(receiver));
     for _ in 0..WORKERS {
-        tokio::spawn(work(pool.clone(), receiver.clone()));
+        tokio::spawn(work(pool.clone(), receiver.clone(), numbered.clone()));
     }
     sender
 }
 
-async fn work(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<Pending>>>) {
+async fn work(
+    pool: PgPool,
+    receiver: Arc<Mutex<mpsc::Receiver<Pending>>>,
+    numbered: Arc<AtomicBool>,
+) {
     loop {
         let mut batch = Vec::new();
         {
@@ -97,6 +112,9 @@ async fn work(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<Pending>>>) {
         }
         match write_batch(&pool, &batch).await {
             Ok(answers) => {
+                if answers.iter().any(Result::is_ok) {
+                    numbered.store(true, Ordering::Release);
+                }
                 for (p, answer) in batch.into_iter().zip(answers) {
                     let _ = p.reply.send(answer);
                 }
@@ -158,7 +176,16 @@ async fn write_batch(pool: &PgPool, batch: &[Pending]) -> Result<Vec<Result<Step
     parent_ids.sort_unstable();
     parent_ids.dedup();
 
-    let mut tx = pool.begin().await?;
+    // Generic plans: the statements are the same every time, only the arrays' lengths differ, and
+    // PostgreSQL would otherwise plan them again at every execution. `stepwise.number_events` asks
+    // the step trigger to number the new steps' events as it writes them (see the migration
+    // `writers_number_their_step_events`).
+    let mut tx = pool
+        .begin_with(
+            "begin; set local plan_cache_mode = force_generic_plan; \
+             set local stepwise.number_events = on",
+        )
+        .await?;
     // Locked in id order, as every writer of a job locks it before its steps: no deadlock.
     let locked: Vec<(Uuid, String, Uuid, i32, i32)> = sqlx::query_as(
         "select id, status, owner, step_count, root_count from job

@@ -34,6 +34,12 @@ struct Args {
     /// Run only one part: `reads`, `writes` or `events`.
     #[arg(long)]
     only: Option<String>,
+    /// Of the writes, only this operation (`add job`, `add step` or `end step`), for profiling.
+    #[arg(long)]
+    op: Option<String>,
+    /// Of the writes, only with this many clients, for profiling.
+    #[arg(long)]
+    clients: Option<usize>,
 }
 
 struct Stats {
@@ -142,7 +148,13 @@ async fn main() -> anyhow::Result<()> {
         println!("\n### Writes over REST ({} s each)\n", args.seconds);
         println!("| operation | clients | requests/s | p50 ms | p99 ms |\n|---|---|---|---|---|");
         for op in ["add job", "add step", "end step"] {
+            if args.op.as_deref().is_some_and(|o| o != op) {
+                continue;
+            }
             for clients in [1usize, 8, 32] {
+                if args.clients.is_some_and(|c| c != clients) {
+                    continue;
+                }
                 let s = writes(&client, op, clients, Duration::from_secs(args.seconds)).await?;
                 println!(
                     "| {op} | {clients} | {:.0} | {:.2} | {:.2} |",

@@ -314,6 +314,82 @@ async fn out_of_order_commits_reach_a_subscriber_exactly_once_in_sequence_order(
     );
 }
 
+/// New running steps are written in shared transactions that number their own events; the events
+/// of other writers are numbered afterwards by the sequencer. Mixed, across two processes and with
+/// transactions that commit late, every event still arrives once, in sequence order, and each job's
+/// creation comes before its steps' (the shared transaction numbers what committed before it first).
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn step_events_numbered_by_their_writer_keep_commit_order(pool: PgPool) {
+    let one = spawn_app(pool).await;
+    let two = second_process(&one).await;
+    let mut sub = Subscription::open(&two, "", None).await;
+    let owner: uuid::Uuid = sqlx::query_scalar("select id from app_user where username = 'admin'")
+        .fetch_one(&one.pool)
+        .await
+        .unwrap();
+
+    let held = (0..2).map(|i| {
+        let pool = one.pool.clone();
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("insert into job (id, description, status, is_external, owner) values ($1, $2, 'started', true, $3)")
+                .bind(uuid::Uuid::now_v7())
+                .bind(format!("held {i}"))
+                .bind(owner)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(300 + 200 * i)).await;
+            tx.commit().await.unwrap();
+        }
+    });
+    // Each writer makes a job, then two steps under it at once (both join a shared transaction).
+    let writers = (0..24).map(|i| {
+        let app = if i % 2 == 0 { &one } else { &two };
+        async move {
+            let job = app.add_job(&format!("quick {i}")).await;
+            futures::future::join(
+                app.add_top_step(&job, "first"),
+                app.add_top_step(&job, "second"),
+            )
+            .await;
+        }
+    });
+    futures::future::join(
+        futures::future::join_all(held),
+        futures::future::join_all(writers),
+    )
+    .await;
+
+    let events = sub.take(2 + 24 * 3).await;
+    let ids: Vec<i64> = events.iter().map(|e| e.id.unwrap()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "contiguous, in order, once: {ids:?}"
+    );
+    let mut created = std::collections::HashSet::new();
+    let mut steps = 0;
+    for e in &events {
+        let job = e.data["job_id"].as_str().unwrap().to_owned();
+        match e.event.as_str() {
+            "job.created" => assert!(created.insert(job), "one creation per job"),
+            "step.created" => {
+                assert!(
+                    created.contains(&job),
+                    "a step's event came before its job's: {events:?}"
+                );
+                steps += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((created.len(), steps), (26, 48));
+    assert!(
+        sub.next(Duration::from_millis(800)).await.is_none(),
+        "nothing twice"
+    );
+}
+
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
 async fn retention_forgets_exactly_the_events_older_than_it_keeps(pool: PgPool) {
     let app = spawn_app(pool).await;
