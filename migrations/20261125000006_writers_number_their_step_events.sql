@@ -23,8 +23,9 @@ as $$
 declare
     head bigint;
 begin
-    -- The common case for a writer numbering its own: nothing is waiting.
-    if not exists (select from event where seq is null) then
+    -- A writer numbering its own (no limit) usually finds nothing waiting; the sequencer (a limit)
+    -- looked before it took the lock.
+    if max_events is null and not exists (select from event where seq is null) then
         return null;
     end if;
     with pending as (select id, row_number() over (order by id) as n
@@ -42,7 +43,9 @@ $$;
 create or replace function step_events() returns trigger language plpgsql as $$
 declare
     changed uuid[];
-    numbering boolean := coalesce(current_setting('stepwise.number_events', true), '') = 'on';
+    -- The number before this statement's first event; null when the sequencer numbers them.
+    base bigint;
+    written bigint;
 begin
     if tg_op = 'UPDATE' then
         -- Only changes a viewer sees: not the bookkeeping columns (counters).
@@ -55,29 +58,24 @@ begin
             return null;
         end if;
     end if;
-    if numbering then
-        -- The sequencer's lock (events.rs), then the committed events before ours.
+    if current_setting('stepwise.number_events', true) = 'on' then
+        -- The sequencer's lock (events.rs), then the committed events before ours, then ours.
         perform pg_advisory_xact_lock(7203461002);
         perform number_pending_events(null);
+        written := case when tg_op = 'INSERT' then (select count(*) from new_steps)
+                        else cardinality(changed) end;
+        update event_counter set last = last + written returning last - written into base;
     end if;
-    with written as (
-        select row_number() over (order by s.id) as n, s.job_id, j.is_external,
-               jsonb_strip_nulls(jsonb_build_object(
-                   'id', s.id, 'job_id', s.job_id, 'parent_step_id', s.parent_step_id, 'number', s.number,
-                   'type', s.step_type, 'description', s.description, 'status', s.status,
-                   'is_external', s.is_external, 'progress', s.progress, 'start_time', s.start_time,
-                   'end_time', s.end_time, 'result', s.result)) as data
-          from new_steps s join job j on j.id = s.job_id
-         where tg_op = 'INSERT' or s.id in (select unnest(changed))
-    ), counter as (
-        -- Only when numbering: otherwise no row, and `seq` stays empty for the sequencer.
-        update event_counter set last = last + (select count(*) from written) where numbering
-        returning last - (select count(*) from written) as base
-    )
     insert into event (seq, kind, job_id, is_external, data)
-    select counter.base + w.n, case when tg_op = 'INSERT' then 'step.created' else 'step.updated' end,
-           w.job_id, w.is_external, w.data
-      from written w left join counter on true;
+    select base + row_number() over (order by s.id),
+           case when tg_op = 'INSERT' then 'step.created' else 'step.updated' end,
+           s.job_id, j.is_external, jsonb_strip_nulls(jsonb_build_object(
+               'id', s.id, 'job_id', s.job_id, 'parent_step_id', s.parent_step_id, 'number', s.number,
+               'type', s.step_type, 'description', s.description, 'status', s.status,
+               'is_external', s.is_external, 'progress', s.progress, 'start_time', s.start_time,
+               'end_time', s.end_time, 'result', s.result))
+      from new_steps s join job j on j.id = s.job_id
+     where tg_op = 'INSERT' or s.id in (select unnest(changed));
     return null;
 end
 $$;

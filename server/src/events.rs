@@ -2,10 +2,12 @@
 //!
 //! One task per process numbers new events and broadcasts them to its subscribers. The service layer
 //! wakes it after every change it commits; it also looks every 100 ms, for changes it was not told
-//! of. Numbering (any process may; one at a time) ends with a `NOTIFY`, which wakes every process's
-//! hub (`LISTEN`) to read the newly numbered events from the journal. Writers themselves do not
-//! `NOTIFY`: PostgreSQL makes notifying transactions commit one at a time. The journal is the truth: a subscriber that falls
-//! behind the bounded broadcast, or reconnects with `Last-Event-ID`, catches up from the database.
+//! of, and makes at most one pass every 10 ms. Numbering (any process may; one at a time) ends with a
+//! `NOTIFY`, which wakes every process's hub (`LISTEN`) to read the newly numbered events from the
+//! journal; so does a pass after this process's group commit of new steps numbered its own events.
+//! Writers themselves do not `NOTIFY`: PostgreSQL makes notifying transactions commit one at a time.
+//! The journal is the truth: a subscriber that falls behind the bounded broadcast, or reconnects
+//! with `Last-Event-ID`, catches up from the database.
 
 use std::convert::Infallible;
 use std::sync::Arc;
