@@ -254,43 +254,42 @@ async fn events_need_view_tasks(pool: PgPool) {
     expect_problem(response, 400, "Last-Event-ID").await;
 }
 
+/// `count` transactions that each write a job (so its event) at once and commit late: the first
+/// after 300 ms, each next one `stagger_ms` later. Their jobs' descriptions start with "held".
+async fn held_jobs(pool: &PgPool, count: u64, stagger_ms: u64) {
+    let owner: uuid::Uuid = sqlx::query_scalar("select id from app_user where username = 'admin'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    futures::future::join_all((0..count).map(|i| async move {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("insert into job (id, description, status, is_external, owner) values ($1, $2, 'started', true, $3)")
+            .bind(uuid::Uuid::now_v7())
+            .bind(format!("held {i}"))
+            .bind(owner)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300 + stagger_ms * i)).await;
+        tx.commit().await.unwrap();
+    }))
+    .await;
+}
+
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
 async fn out_of_order_commits_reach_a_subscriber_exactly_once_in_sequence_order(pool: PgPool) {
     let one = spawn_app(pool).await;
     let two = second_process(&one).await;
     let mut sub = Subscription::open(&two, "", None).await;
-    let owner: uuid::Uuid = sqlx::query_scalar("select id from app_user where username = 'admin'")
-        .fetch_one(&one.pool)
-        .await
-        .unwrap();
-
     // Transactions that write an event early and commit late, while others commit around them.
-    let held = (0..4).map(|i| {
-        let pool = one.pool.clone();
-        async move {
-            let mut tx = pool.begin().await.unwrap();
-            sqlx::query("insert into job (id, description, status, is_external, owner) values ($1, $2, 'started', true, $3)")
-                .bind(uuid::Uuid::now_v7())
-                .bind(format!("held {i}"))
-                .bind(owner)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            tokio::time::sleep(Duration::from_millis(300 + 150 * i)).await;
-            tx.commit().await.unwrap();
-        }
-    });
+    let held = held_jobs(&one.pool, 4, 150);
     let writers = (0..40).map(|i| {
         let app = if i % 2 == 0 { &one } else { &two };
         async move {
             app.add_job(&format!("quick {i}")).await;
         }
     });
-    futures::future::join(
-        futures::future::join_all(held),
-        futures::future::join_all(writers),
-    )
-    .await;
+    futures::future::join(held, futures::future::join_all(writers)).await;
 
     let events = sub.take(44).await;
     let ids: Vec<i64> = events.iter().map(|e| e.id.unwrap()).collect();
@@ -323,26 +322,7 @@ async fn step_events_numbered_by_their_writer_keep_commit_order(pool: PgPool) {
     let one = spawn_app(pool).await;
     let two = second_process(&one).await;
     let mut sub = Subscription::open(&two, "", None).await;
-    let owner: uuid::Uuid = sqlx::query_scalar("select id from app_user where username = 'admin'")
-        .fetch_one(&one.pool)
-        .await
-        .unwrap();
-
-    let held = (0..2).map(|i| {
-        let pool = one.pool.clone();
-        async move {
-            let mut tx = pool.begin().await.unwrap();
-            sqlx::query("insert into job (id, description, status, is_external, owner) values ($1, $2, 'started', true, $3)")
-                .bind(uuid::Uuid::now_v7())
-                .bind(format!("held {i}"))
-                .bind(owner)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            tokio::time::sleep(Duration::from_millis(300 + 200 * i)).await;
-            tx.commit().await.unwrap();
-        }
-    });
+    let held = held_jobs(&one.pool, 2, 200);
     // Each writer makes a job, then two steps under it at once (both join a shared transaction).
     let writers = (0..24).map(|i| {
         let app = if i % 2 == 0 { &one } else { &two };
@@ -355,11 +335,7 @@ async fn step_events_numbered_by_their_writer_keep_commit_order(pool: PgPool) {
             .await;
         }
     });
-    futures::future::join(
-        futures::future::join_all(held),
-        futures::future::join_all(writers),
-    )
-    .await;
+    futures::future::join(held, futures::future::join_all(writers)).await;
 
     let events = sub.take(2 + 24 * 3).await;
     let ids: Vec<i64> = events.iter().map(|e| e.id.unwrap()).collect();
