@@ -177,7 +177,7 @@ async fn pass_once(engine: &Engine, sender: &broadcast::Sender<Arc<Frame>>, last
                 let full = batch.len() as i64 == PAGE;
                 for event in batch {
                     *last = event.seq;
-                    // No subscribers is fine.
+                    // A subscriber that left meanwhile is fine.
                     let _ = sender.send(Arc::new(Frame::new(&event)));
                 }
                 if !full {

@@ -6,7 +6,9 @@ use uuid::Uuid;
 use super::{Caller, Engine, Result};
 use crate::domain::{ActionGroup, Event, EventFilter};
 
-/// The advisory lock that makes one sequencer run at a time across every process.
+/// The advisory lock that makes one numbering run at a time across every process: the sequencer's,
+/// and the step trigger's when a writer numbers its own events (the migration
+/// `writers_number_their_step_events` repeats this number; change both or neither).
 const SEQUENCER_LOCK: i64 = 7_203_461_002;
 
 /// The channel that wakes every process when new events are numbered.

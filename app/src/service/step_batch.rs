@@ -24,6 +24,11 @@ use crate::domain::{NewStep, Step};
 const MAX_BATCH: usize = 256;
 /// Transactions in flight at once: while one commits, the next one gathers and writes.
 const WORKERS: usize = 2;
+/// Whether the shared transaction numbers its own steps' events (the step trigger's numbering
+/// branch, see the migration `writers_number_their_step_events`). Off: with it on, the staleness
+/// sweep was seen to stall for seconds in about one test run of four
+/// (`commands::a_lapsed_lease_makes_the_job_and_its_running_steps_unknown`), cause not yet found.
+const NUMBER_OWN_EVENTS: bool = false;
 /// Requests waiting before senders wait too.
 const QUEUE: usize = 4096;
 
@@ -112,7 +117,7 @@ async fn work(
         }
         match write_batch(&pool, &batch).await {
             Ok(answers) => {
-                if answers.iter().any(Result::is_ok) {
+                if NUMBER_OWN_EVENTS && answers.iter().any(Result::is_ok) {
                     numbered.store(true, Ordering::Release);
                 }
                 for (p, answer) in batch.into_iter().zip(answers) {
@@ -181,10 +186,12 @@ async fn write_batch(pool: &PgPool, batch: &[Pending]) -> Result<Vec<Result<Step
     // the step trigger to number the new steps' events as it writes them (see the migration
     // `writers_number_their_step_events`).
     let mut tx = pool
-        .begin_with(
+        .begin_with(if NUMBER_OWN_EVENTS {
             "begin; set local plan_cache_mode = force_generic_plan; \
-             set local stepwise.number_events = on",
-        )
+             set local stepwise.number_events = on"
+        } else {
+            "begin; set local plan_cache_mode = force_generic_plan"
+        })
         .await?;
     // Locked in id order, as every writer of a job locks it before its steps: no deadlock.
     let locked: Vec<(Uuid, String, Uuid, i32, i32)> = sqlx::query_as(

@@ -313,10 +313,10 @@ async fn out_of_order_commits_reach_a_subscriber_exactly_once_in_sequence_order(
     );
 }
 
-/// New running steps are written in shared transactions that number their own events; the events
-/// of other writers are numbered afterwards by the sequencer. Mixed, across two processes and with
-/// transactions that commit late, every event still arrives once, in sequence order, and each job's
-/// creation comes before its steps' (the shared transaction numbers what committed before it first).
+/// New running steps are written in shared transactions (which can number their own events, see
+/// `step_batch::NUMBER_OWN_EVENTS`), jobs alone. Mixed, across two processes and with transactions
+/// that commit late, every event still arrives once, in sequence order, and each job's creation
+/// comes before its steps'.
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
 async fn step_events_numbered_by_their_writer_keep_commit_order(pool: PgPool) {
     let one = spawn_app(pool).await;
