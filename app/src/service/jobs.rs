@@ -224,9 +224,9 @@ impl Engine {
             push_after(&mut qb, after);
             qb.push(" order by j.start_time desc, j.id desc limit ")
                 .push_bind(Q_WALK_WINDOW)
-                .push(") j join app_user u on u.id = j.owner where j.description ilike ")
+                .push(") j join app_user u on u.id = j.owner where j.description_lower like lower(")
                 .push_bind(like_pattern(q))
-                .push(" order by j.start_time desc, j.id desc limit ")
+                .push(") order by j.start_time desc, j.id desc limit ")
                 .push_bind(limit + 1);
             let rows: Vec<JobRow> = qb.build_query_as().fetch_all(&self.pool).await?;
             if rows.len() as i64 > limit {
@@ -312,8 +312,9 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &JobFilter) ->
         qb.push(" and j.is_external = ").push_bind(external);
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        qb.push(" and j.description ilike ")
-            .push_bind(like_pattern(q));
+        qb.push(" and j.description_lower like lower(")
+            .push_bind(like_pattern(q))
+            .push(")");
     }
     if let Some(c) = &f.correlation_id {
         let c = CorrelationId::parse(c).map_err(|m| ServiceError::invalid("correlation_id", m))?;
@@ -367,7 +368,8 @@ fn page_of(rows: Vec<JobRow>, limit: i64) -> Result<JobPage> {
     Ok(JobPage { items, next_cursor })
 }
 
-/// `q` as an `ilike` pattern: a substring, case-insensitive.
+/// `q` as a `like` pattern, lower-cased by PostgreSQL and matched against `description_lower`: a
+/// substring, case-insensitive, exactly as `ilike` (which lower-cases both sides the same way).
 fn like_pattern(q: &str) -> String {
     format!("%{}%", escape_like(q))
 }

@@ -238,3 +238,44 @@ async fn q_pages_match_the_database_for_common_and_rare_words(pool: PgPool) {
     let two = page(&app, &format!("q=rare-word&limit=1&cursor={next}")).await;
     assert_eq!(descriptions(&two), vec!["job 19000 rare-word"]);
 }
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn q_matches_exactly_what_ilike_matches_in_any_script(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    for d in [
+        "Ärzte-Backup",
+        "ärzte-backup",
+        "ÄRZTE export",
+        "ΣΥΣΤΗΜΑ check",
+        "σύστημα check",
+        "plain ascii",
+    ] {
+        app.add_job(d).await;
+    }
+    for q in [
+        "ärzte",
+        "ÄRZTE",
+        "BACKUP",
+        "ΣΥΣΤΗΜΑ",
+        "σύστημα",
+        "Plain",
+        "zz",
+    ] {
+        let mut found = descriptions(&page(&app, &format!("q={}&limit=100", urlencode(q))).await);
+        found.sort();
+        let mut expected: Vec<String> =
+            sqlx::query_scalar("select description from job where description ilike $1")
+                .bind(format!("%{q}%"))
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
+        expected.sort();
+        assert_eq!(found, expected, "q={q}");
+    }
+    // Upper and lower case find the same jobs.
+    assert_eq!(
+        descriptions(&page(&app, "q=backup").await).len(),
+        2,
+        "Backup and backup"
+    );
+}
