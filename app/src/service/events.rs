@@ -33,34 +33,13 @@ impl Engine {
     /// reader following `seq` never sees a lower number appear later. Returns the highest number
     /// given, if any.
     pub async fn sequence_events(&self) -> Result<Option<i64>> {
-        let pending: Option<i64> =
-            // In index order, so it walks the unnumbered-events index even when the planner,
-            // without statistics for a new journal, would expect a scan to find one at once.
-            sqlx::query_scalar("select id from event where seq is null order by id limit 1")
-                .fetch_optional(&self.pool)
-                .await?;
-        if pending.is_none() {
-            return Ok(None);
-        }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("select pg_advisory_xact_lock($1)")
+        // One statement, committed on its own (see the migration `sequence_events_in_one_call`):
+        // look, lock, number at most 10,000 events, notify.
+        Ok(sqlx::query_scalar("select sequence_events($1, 10000, $2)")
             .bind(SEQUENCER_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        // The same numbering as a writer that numbers its own events does (see the migration
-        // `writers_number_their_step_events`), at most 10,000 events at a time.
-        let head: Option<i64> = sqlx::query_scalar("select number_pending_events(10000)")
-            .fetch_one(&mut *tx)
-            .await?;
-        if let Some(head) = head {
-            sqlx::query("select pg_notify($1, $2)")
-                .bind(EVENTS_CHANNEL)
-                .bind(head.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(head)
+            .bind(EVENTS_CHANNEL)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Tell every process's hub that events up to the current head are numbered: for events their
