@@ -16,10 +16,11 @@ use std::time::Duration;
 use app::domain::{Event, EventFilter};
 use app::service::events::EVENTS_CHANNEL;
 use app::service::Engine;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use serde::Deserialize;
 use sqlx::postgres::PgListener;
@@ -36,8 +37,12 @@ use crate::http::AppState;
 const BROADCAST_CAPACITY: usize = 4096;
 /// Events read from the journal per query.
 const PAGE: i64 = 500;
-/// Events buffered per connection before the sender waits for the client.
-const CONNECTION_BUFFER: usize = 256;
+/// Chunks buffered per connection before the sender waits for the client.
+const CONNECTION_BUFFER: usize = 64;
+/// The most bytes of events one chunk carries: events that arrive together go out in one write.
+const CHUNK_BYTES: usize = 64 * 1024;
+/// A comment sent after this long without an event, so proxies and clients see the stream alive.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How often the hub looks at the journal without being told of a change (a change made by another
 /// process not yet numbered, a lost connection).
 const POLL: Duration = Duration::from_millis(100);
@@ -46,37 +51,34 @@ const POLL: Duration = Duration::from_millis(100);
 /// the database; this way each pass serves every change of the last few milliseconds.
 const MIN_GAP: Duration = Duration::from_millis(10);
 
-/// An event, serialised once for every subscriber.
+/// An event, written out as a Server-Sent Event once for every subscriber.
 #[derive(Debug)]
 pub struct Frame {
     seq: i64,
     job_id: Uuid,
     is_external: bool,
-    kind: String,
-    json: String,
+    /// `id:`, `event:` and `data:` lines and the blank line that ends the event.
+    sse: Bytes,
 }
 
 impl Frame {
     fn new(event: &Event) -> Frame {
+        // JSON never contains a raw line break, and kinds are the engine's own words.
+        let json = serde_json::to_string(event).unwrap_or_default();
         Frame {
             seq: event.seq,
             job_id: event.job_id,
             is_external: event.is_external,
-            kind: event.kind.clone(),
-            json: serde_json::to_string(event).unwrap_or_default(),
+            sse: Bytes::from(format!(
+                "id: {}\nevent: {}\ndata: {json}\n\n",
+                event.seq, event.kind
+            )),
         }
     }
 
     fn matches(&self, filter: &EventFilter) -> bool {
         filter.job_id.is_none_or(|j| j == self.job_id)
             && filter.external.is_none_or(|x| x == self.is_external)
-    }
-
-    fn sse(&self) -> SseEvent {
-        SseEvent::default()
-            .id(self.seq.to_string())
-            .event(self.kind.clone())
-            .data(self.json.clone())
     }
 }
 
@@ -246,81 +248,142 @@ pub async fn stream(
         Some(n) => n,
         None => state.engine.event_head().await?,
     };
-    let (tx, rx) = mpsc::channel::<SseEvent>(CONNECTION_BUFFER);
+    let (tx, rx) = mpsc::channel::<Bytes>(CONNECTION_BUFFER);
     tokio::spawn(feed(state.engine.clone(), caller, hub, filter, start, tx));
-    let stream = ReceiverStream(rx);
-    Ok(Sse::new(stream)
-        .keep_alive(
-            KeepAlive::new()
-                .interval(Duration::from_secs(15))
-                .text("keep-alive"),
-        )
-        .into_response())
+    let mut response = Body::from_stream(ReceiverStream(rx)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// What one subscriber has yet to be sent, gathered into chunks of up to `CHUNK_BYTES`.
+#[derive(Default)]
+struct Outbox {
+    chunk: BytesMut,
+}
+
+impl Outbox {
+    /// Add `bytes`, sending the chunk first if it would grow past `CHUNK_BYTES`. False when the
+    /// client has gone.
+    async fn push(&mut self, bytes: &[u8], tx: &mpsc::Sender<Bytes>) -> bool {
+        if !self.chunk.is_empty()
+            && self.chunk.len() + bytes.len() > CHUNK_BYTES
+            && !self.flush(tx).await
+        {
+            return false;
+        }
+        self.chunk.extend_from_slice(bytes);
+        true
+    }
+
+    /// Send what is gathered. False when the client has gone.
+    async fn flush(&mut self, tx: &mpsc::Sender<Bytes>) -> bool {
+        if self.chunk.is_empty() {
+            return true;
+        }
+        tx.send(self.chunk.split().freeze()).await.is_ok()
+    }
 }
 
 /// One subscriber: catch up from the journal, then follow the hub, falling back to the journal
-/// whenever it falls behind. Ends when the client goes away or the server stops.
+/// whenever it falls behind. Events that are ready together go to the client as one chunk, so a
+/// pass of the hub costs each connection one write, not one per event. Ends when the client goes
+/// away or the server stops.
 async fn feed(
     engine: Engine,
     caller: app::service::Caller,
     hub: EventHub,
     filter: EventFilter,
     mut last: i64,
-    tx: mpsc::Sender<SseEvent>,
+    tx: mpsc::Sender<Bytes>,
 ) {
     let mut shutdown = hub.shutdown.clone();
+    let mut out = Outbox::default();
     // Subscribe before reading the journal, so nothing falls between the two.
     let mut live = hub.subscribe();
     let head = engine.event_head().await.unwrap_or(0);
     let tail = engine.event_tail().await.ok().flatten();
     let lost = last > head || tail.is_some_and(|t| last < t - 1) || (tail.is_none() && last < head);
     if lost {
-        let resync = SseEvent::default()
-            .event("resync")
-            .id(head.to_string())
-            .data(format!(
-                "{{\"reason\":\"the position {last} is older than the journal keeps or unknown\",\"head\":{head}}}"
-            ));
-        if tx.send(resync).await.is_err() {
+        let resync = format!(
+            "id: {head}\nevent: resync\ndata: {{\"reason\":\"the position {last} is older than the journal keeps or unknown\",\"head\":{head}}}\n\n"
+        );
+        if !out.push(resync.as_bytes(), &tx).await {
             return;
         }
         last = head;
     }
     loop {
-        if !catch_up(&engine, &caller, &filter, &mut last, &tx).await {
+        if !catch_up(&engine, &caller, &filter, &mut last, &mut out, &tx).await
+            || !out.flush(&tx).await
+        {
             return;
         }
         loop {
             let received = tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = tx.closed() => return,
-                received = live.recv() => received,
-            };
-            match received {
-                Ok(frame) => {
-                    if frame.seq <= last {
-                        continue;
-                    }
-                    last = frame.seq;
-                    if frame.matches(&filter) && tx.send(frame.sse()).await.is_err() {
+                _ = tokio::time::sleep(KEEP_ALIVE) => {
+                    if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
                         return;
                     }
+                    continue;
                 }
-                // Too slow for the in-memory buffer: the journal has everything.
-                Err(broadcast::error::RecvError::Lagged(_)) => break,
-                Err(broadcast::error::RecvError::Closed) => return,
+                received = live.recv() => received,
+            };
+            let mut lagged = false;
+            let mut next = Some(received);
+            while let Some(received) = next.take() {
+                match received {
+                    Ok(frame) => {
+                        if frame.seq > last {
+                            last = frame.seq;
+                            if frame.matches(&filter) && !out.push(&frame.sse, &tx).await {
+                                return;
+                            }
+                        }
+                    }
+                    // Too slow for the in-memory buffer: the journal has everything.
+                    Err(broadcast::error::RecvError::Lagged(_)) => lagged = true,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+                if lagged {
+                    break;
+                }
+                // Whatever else is already waiting goes in the same chunk.
+                next = match live.try_recv() {
+                    Ok(frame) => Some(Ok(frame)),
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                        Some(Err(broadcast::error::RecvError::Lagged(n)))
+                    }
+                    Err(broadcast::error::TryRecvError::Closed) => {
+                        Some(Err(broadcast::error::RecvError::Closed))
+                    }
+                    Err(broadcast::error::TryRecvError::Empty) => None,
+                };
+            }
+            if !out.flush(&tx).await {
+                return;
+            }
+            if lagged {
+                break;
             }
         }
     }
 }
 
-/// Send every matching event after `last` from the journal. False when the client has gone.
+/// Add every matching event after `last` from the journal. False when the client has gone.
 async fn catch_up(
     engine: &Engine,
     caller: &app::service::Caller,
     filter: &EventFilter,
     last: &mut i64,
-    tx: &mpsc::Sender<SseEvent>,
+    out: &mut Outbox,
+    tx: &mpsc::Sender<Bytes>,
 ) -> bool {
     loop {
         let Ok((events, _)) = engine.replay_events(caller, *last, filter, PAGE).await else {
@@ -329,7 +392,7 @@ async fn catch_up(
         let full = events.len() as i64 == PAGE;
         for event in events {
             *last = event.seq;
-            if tx.send(Frame::new(&event).sse()).await.is_err() {
+            if !out.push(&Frame::new(&event).sse, tx).await {
                 return false;
             }
         }
@@ -340,10 +403,10 @@ async fn catch_up(
 }
 
 /// A stream over an mpsc receiver.
-struct ReceiverStream(mpsc::Receiver<SseEvent>);
+struct ReceiverStream(mpsc::Receiver<Bytes>);
 
 impl Stream for ReceiverStream {
-    type Item = Result<SseEvent, Infallible>;
+    type Item = Result<Bytes, Infallible>;
 
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,

@@ -408,3 +408,34 @@ async fn retention_forgets_exactly_the_events_older_than_it_keeps(pool: PgPool) 
         2
     );
 }
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_burst_while_the_subscriber_reads_nothing_arrives_whole_and_in_order(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let mut sub = Subscription::open(&app, "", None).await;
+    let first = app.add_job("first").await;
+    let seen = sub.take(1).await;
+    assert_eq!(seen[0].data["data"]["id"], first["id"]);
+    let from = seen[0].id.unwrap();
+    // A burst of 30,000 new jobs (about 10 MB of events, seven times the hub's in-memory broadcast)
+    // while the subscriber reads nothing: they arrive gathered into large chunks, every one once
+    // and in order.
+    let count = 30_000;
+    sqlx::query(
+        "insert into job (id, description, status, is_external, owner)
+         select gen_random_uuid(), 'bulk ' || g, 'started', true,
+                (select id from app_user where username = 'admin')
+           from generate_series(1, $1) g",
+    )
+    .bind(count as i64)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let events = sub.take(count).await;
+    let ids: Vec<i64> = events.iter().map(|e| e.id.unwrap()).collect();
+    let expected: Vec<i64> = (from + 1..=from + count as i64).collect();
+    assert!(ids == expected, "events out of order, missing or repeated");
+    assert!(events.iter().all(|e| e.event == "job.created"));
+    assert_eq!(events[count - 1].data["data"]["description"], "bulk 30000");
+}
