@@ -335,9 +335,10 @@ async fn feed(
                 }
                 received = live.recv() => received,
             };
+            // This event and whatever else is already waiting go out in one chunk.
+            let mut received = received;
             let mut lagged = false;
-            let mut next = Some(received);
-            while let Some(received) = next.take() {
+            loop {
                 match received {
                     Ok(frame) => {
                         if frame.seq > last {
@@ -348,22 +349,21 @@ async fn feed(
                         }
                     }
                     // Too slow for the in-memory buffer: the journal has everything.
-                    Err(broadcast::error::RecvError::Lagged(_)) => lagged = true,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        lagged = true;
+                        break;
+                    }
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
-                if lagged {
-                    break;
-                }
-                // Whatever else is already waiting goes in the same chunk.
-                next = match live.try_recv() {
-                    Ok(frame) => Some(Ok(frame)),
+                received = match live.try_recv() {
+                    Ok(frame) => Ok(frame),
+                    Err(broadcast::error::TryRecvError::Empty) => break,
                     Err(broadcast::error::TryRecvError::Lagged(n)) => {
-                        Some(Err(broadcast::error::RecvError::Lagged(n)))
+                        Err(broadcast::error::RecvError::Lagged(n))
                     }
                     Err(broadcast::error::TryRecvError::Closed) => {
-                        Some(Err(broadcast::error::RecvError::Closed))
+                        Err(broadcast::error::RecvError::Closed)
                     }
-                    Err(broadcast::error::TryRecvError::Empty) => None,
                 };
             }
             if !out.flush(&tx).await {
