@@ -1,30 +1,32 @@
 //! Group commit for new steps. Concurrent "add a running step" requests queue here; a few workers
-//! each take every request waiting and write them in one transaction of four statements (lock the
-//! jobs, read the parents, write everything, commit) instead of one transaction of eight statements
-//! per request. Each request gets its own answer, checked by the same rules in the same order as
-//! [`add_step_alone`](super::steps) checks them; a request is answered only after its commit, so
-//! every acknowledged step is durable. Should the shared transaction fail as a whole, each of its
-//! requests runs again alone, so one request never fails for another's sake.
+//! each take every request waiting and write them with one call of the database function
+//! `add_started_steps` (migration `add_started_steps_in_one_call`), which locks the jobs, places
+//! each request, writes the steps and counters and, being a statement of its own, commits: one round
+//! trip for the whole batch, instead of a transaction of eight statements per request. Each request
+//! gets its own answer, checked by the same rules in the same order as
+//! [`add_step_alone`](super::steps) checks them; a request is answered only after the commit, so
+//! every acknowledged step is durable. Should the call fail as a whole, each of its requests runs
+//! again alone, so one request never fails for another's sake.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use sqlx::PgPool;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgPool, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use uuid::Uuid;
 
-use super::rows::{self, StepRow, STEP_COLUMNS};
+use super::rows::{self, StepRow};
 use super::steps::{add_step_alone, Parent};
 use super::{Caller, Result, ServiceError};
 use crate::domain::limits::{MAX_STEPS_PER_JOB, MAX_STEP_DEPTH};
-use crate::domain::{NewStep, Step};
+use crate::domain::{ActionGroup, NewStep, Status, Step};
 
-/// Requests one shared transaction takes at most.
+/// Requests one call takes at most.
 const MAX_BATCH: usize = 256;
-/// Transactions in flight at once: while one commits, the next one gathers and writes.
+/// Calls in flight at once: while one commits, the next one gathers and writes.
 const WORKERS: usize = 2;
-/// Whether the shared transaction numbers its own steps' events (the step trigger's numbering
+/// Whether the call numbers its own steps' events (the step trigger's numbering
 /// branch, see the migration `writers_number_their_step_events`). Off: with it on, the staleness
 /// sweep was seen to stall for seconds in about one test run of four
 /// (`commands::a_lapsed_lease_makes_the_job_and_its_running_steps_unknown`), cause not yet found.
@@ -136,264 +138,129 @@ async fn work(
     }
 }
 
-struct JobState {
-    status: String,
-    owner: Uuid,
-    step_count: i32,
-    root_count: i32,
-    touched: bool,
-}
-
-struct ParentState {
-    job_id: Uuid,
-    status: String,
-    depth: i32,
-    child_count: i32,
-    touched: bool,
-}
-
-/// The columns of the new steps, one vector per column.
-#[derive(Default)]
-struct NewRows {
-    id: Vec<Uuid>,
-    job_id: Vec<Uuid>,
-    parent: Vec<Option<Uuid>>,
-    number: Vec<i32>,
-    depth: Vec<i32>,
-    step_type: Vec<&'static str>,
-    description: Vec<String>,
-    is_external: Vec<bool>,
-}
-
-/// One transaction for the whole batch. `Err` only when the transaction itself failed; the
-/// answers to the single requests (a step or the reason it was refused) are in the `Ok`.
+/// One call for the whole batch: `add_started_steps` (migration `add_started_steps_in_one_call`)
+/// locks the jobs, places every request by the rules of `add_step_alone`, writes the steps and
+/// counters, and, called outside an explicit transaction, commits: one round trip. `Err` only when
+/// the call itself failed; each request's answer (a step or why it was refused) is in the `Ok`.
 async fn write_batch(pool: &PgPool, batch: &[Pending]) -> Result<Vec<Result<Step>>, sqlx::Error> {
-    let mut job_ids: Vec<Uuid> = batch.iter().map(|p| p.job_id).collect();
-    job_ids.sort_unstable();
-    job_ids.dedup();
-    let mut parent_ids: Vec<Uuid> = batch
-        .iter()
-        .filter_map(|p| match p.parent {
+    let n = batch.len();
+    let (mut job, mut parent, mut user) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut any, mut own, mut id) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut step_type, mut description, mut external) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for p in batch {
+        job.push(p.job_id);
+        parent.push(match p.parent {
             Parent::Step(id) => Some(id),
             Parent::Job => None,
-        })
-        .collect();
-    parent_ids.sort_unstable();
-    parent_ids.dedup();
-
-    // Generic plans: the statements are the same every time, only the arrays' lengths differ, and
-    // PostgreSQL would otherwise plan them again at every execution. `stepwise.number_events` asks
-    // the step trigger to number the new steps' events as it writes them (see the migration
-    // `writers_number_their_step_events`).
-    let mut tx = pool
-        .begin_with(if NUMBER_OWN_EVENTS {
-            "begin; set local plan_cache_mode = force_generic_plan; \
-             set local stepwise.number_events = on"
-        } else {
-            "begin; set local plan_cache_mode = force_generic_plan"
-        })
-        .await?;
-    // Locked in id order, as every writer of a job locks it before its steps: no deadlock.
-    let locked: Vec<(Uuid, String, Uuid, i32, i32)> = sqlx::query_as(
-        "select id, status, owner, step_count, root_count from job
-          where id = any($1) order by id for update",
+        });
+        user.push(p.caller.user_id);
+        // The two ways `Caller::may_change_job` allows a change.
+        any.push(p.caller.can(ActionGroup::ManageTasks));
+        own.push(p.caller.can(ActionGroup::InjectExternalTasks));
+        id.push(Uuid::now_v7());
+        step_type.push(p.input.step_type.as_str());
+        description.push(p.input.description.as_str());
+        external.push(!p.input.internal);
+    }
+    let rows: Vec<PgRow> = sqlx::query(
+        "select outcome, state, owner, id, job_id, parent_step_id, number, step_type, description,
+                status, is_external, progress, start_time, end_time, result
+           from add_started_steps($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
-    .bind(&job_ids)
-    .fetch_all(&mut *tx)
+    .bind(&job)
+    .bind(&parent)
+    .bind(&user)
+    .bind(&any)
+    .bind(&own)
+    .bind(&id)
+    .bind(&step_type)
+    .bind(&description)
+    .bind(&external)
+    .bind(MAX_STEPS_PER_JOB)
+    .bind(MAX_STEP_DEPTH)
+    .bind(NUMBER_OWN_EVENTS)
+    // On the pool, outside a transaction: the statement commits at its end, and the answer ends
+    // only with the database's ready-for-query that follows the commit.
+    .fetch_all(pool)
     .await?;
-    let mut jobs: HashMap<Uuid, JobState> = locked
-        .into_iter()
-        .map(|(id, status, owner, step_count, root_count)| {
-            let state = JobState {
-                status,
-                owner,
-                step_count,
-                root_count,
-                touched: false,
-            };
-            (id, state)
-        })
-        .collect();
-    let mut parents: HashMap<Uuid, ParentState> = HashMap::new();
-    if !parent_ids.is_empty() {
-        let found: Vec<(Uuid, Uuid, String, i32, i32)> = sqlx::query_as(
-            "select id, job_id, status, depth, child_count from step where id = any($1)",
-        )
-        .bind(&parent_ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        for (id, job_id, status, depth, child_count) in found {
-            parents.insert(
-                id,
-                ParentState {
-                    job_id,
-                    status,
-                    depth,
-                    child_count,
-                    touched: false,
-                },
-            );
-        }
+    if rows.len() != n {
+        return Err(sqlx::Error::Protocol(format!(
+            "add_started_steps answered {} of {n} requests",
+            rows.len()
+        )));
     }
-
-    let mut answers: Vec<Result<Step>> = Vec::with_capacity(batch.len());
-    let mut new = NewRows::default();
-    let mut slot_of: Vec<Option<usize>> = Vec::with_capacity(batch.len());
-    for p in batch {
-        match place(p, &mut jobs, &mut parents) {
-            Ok((parent, depth, number)) => {
-                slot_of.push(Some(new.id.len()));
-                new.id.push(Uuid::now_v7());
-                new.job_id.push(p.job_id);
-                new.parent.push(parent);
-                new.number.push(number);
-                new.depth.push(depth);
-                new.step_type.push(p.input.step_type.as_str());
-                new.description
-                    .push(p.input.description.as_str().to_owned());
-                new.is_external.push(!p.input.internal);
-                answers.push(Err(ServiceError::Internal("not written".into())));
-            }
-            Err(e) => {
-                slot_of.push(None);
-                answers.push(Err(e));
-            }
-        }
-    }
-    if new.id.is_empty() {
-        tx.commit().await?;
-        return Ok(answers);
-    }
-
-    let (mut job_id, mut job_steps, mut job_roots) = (Vec::new(), Vec::new(), Vec::new());
-    for (id, j) in jobs.iter().filter(|(_, j)| j.touched) {
-        job_id.push(*id);
-        job_steps.push(j.step_count);
-        job_roots.push(j.root_count);
-    }
-    let (mut parent_id, mut children) = (Vec::new(), Vec::new());
-    for (id, s) in parents.iter().filter(|(_, s)| s.touched) {
-        parent_id.push(*id);
-        children.push(s.child_count);
-    }
-    // One statement writes the steps (their triggers journal the events), the jobs' counters and
-    // lease, and the parents' counters, and reads the steps back.
-    let written: Vec<StepRow> = sqlx::query_as(&format!(
-        "with s as (
-             insert into step (id, job_id, parent_step_id, number, depth, step_type, description, status, is_external)
-             select id, job_id, parent_step_id, number, depth, step_type, description, 'started', is_external
-               from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::int[], $6::text[], $7::text[], $8::bool[])
-                    as n(id, job_id, parent_step_id, number, depth, step_type, description, is_external)
-             returning *
-         ), j as (
-             update job set step_count = n.steps, root_count = n.roots, last_updated = now(),
-                    lease_expires_at = now() + make_interval(secs => timeout_seconds)
-               from unnest($9::uuid[], $10::int[], $11::int[]) as n(id, steps, roots)
-              where job.id = n.id
-         ), p as (
-             update step set child_count = n.children
-               from unnest($12::uuid[], $13::int[]) as n(id, children)
-              where step.id = n.id
-         )
-         select {STEP_COLUMNS} from s"
-    ))
-    .bind(&new.id)
-    .bind(&new.job_id)
-    .bind(&new.parent)
-    .bind(&new.number)
-    .bind(&new.depth)
-    .bind(&new.step_type)
-    .bind(&new.description)
-    .bind(&new.is_external)
-    .bind(&job_id)
-    .bind(&job_steps)
-    .bind(&job_roots)
-    .bind(&parent_id)
-    .bind(&children)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-
-    let mut by_id: HashMap<Uuid, StepRow> = written.into_iter().map(|r| (r.id(), r)).collect();
-    for (answer, slot) in answers.iter_mut().zip(slot_of) {
-        if let Some(slot) = slot {
-            *answer = match by_id.remove(&new.id[slot]) {
-                Some(row) => row.try_into(),
-                None => Err(ServiceError::Internal(
-                    "a written step was not read back".into(),
-                )),
-            };
-        }
-    }
-    Ok(answers)
+    Ok(batch
+        .iter()
+        .zip(rows)
+        .map(|(p, row)| answer(p, &row))
+        .collect())
 }
 
-/// Where one request's step goes (parent, depth, number), or why it may not be added: the checks of
-/// `add_step_alone`, in its order, against the batch's running counters.
-fn place(
-    p: &Pending,
-    jobs: &mut HashMap<Uuid, JobState>,
-    parents: &mut HashMap<Uuid, ParentState>,
-) -> Result<(Option<Uuid>, i32, i32)> {
+/// A request's answer from its row: the step, or the refusal `add_step_alone` gives for the same
+/// reason, with the same message.
+fn answer(p: &Pending, row: &PgRow) -> Result<Step> {
+    let outcome: String = row.try_get("outcome")?;
     let job_id = p.job_id;
-    let Some(job) = jobs.get_mut(&job_id) else {
-        return Err(super::jobs::job_not_found(job_id));
+    let field = if p.input.parent_step.is_some() {
+        "parent_step.id"
+    } else {
+        "parent_id"
     };
-    p.caller.may_change_job(job_id, job.owner)?;
-    let job_status = rows::status(&job.status)?;
-    if job_status.is_terminal() {
-        return Err(ServiceError::conflict(format!(
-            "job {job_id} has ended ({job_status}); steps cannot be added to it"
-        )));
-    }
-    if job.step_count >= MAX_STEPS_PER_JOB {
-        return Err(ServiceError::conflict(format!(
+    let parent_id = match p.parent {
+        Parent::Step(id) => id,
+        Parent::Job => Uuid::nil(),
+    };
+    let state = || -> Result<Status> {
+        let state: Option<String> = row.try_get("state")?;
+        rows::status(state.as_deref().unwrap_or_default())
+    };
+    match outcome.as_str() {
+        "created" => StepRow::from_row(row)?.try_into(),
+        "job_missing" => Err(super::jobs::job_not_found(job_id)),
+        "forbidden" => {
+            let owner: Option<Uuid> = row.try_get("owner")?;
+            let owner = owner.unwrap_or_default();
+            p.caller.may_change_job(job_id, owner)?;
+            Err(ServiceError::Internal(
+                "a change the caller may make was refused".into(),
+            ))
+        }
+        "job_ended" => Err(ServiceError::conflict(format!(
+            "job {job_id} has ended ({}); steps cannot be added to it",
+            state()?
+        ))),
+        "job_full" => Err(ServiceError::conflict(format!(
             "job {job_id} already has {MAX_STEPS_PER_JOB} steps, the most a job may hold"
-        )));
-    }
-    match p.parent {
-        Parent::Job => {
-            let number = job.root_count;
-            job.root_count += 1;
-            job.step_count += 1;
-            job.touched = true;
-            Ok((None, 1, number))
-        }
-        Parent::Step(parent_id) => {
-            let field = if p.input.parent_step.is_some() {
-                "parent_step.id"
-            } else {
-                "parent_id"
-            };
-            let Some(parent) = parents.get_mut(&parent_id) else {
-                return Err(ServiceError::NotFound(format!(
-                    "parent step {parent_id} not found"
-                )));
-            };
-            if parent.job_id != job_id {
-                return Err(ServiceError::invalid(
-                    field,
-                    format!("parent step {parent_id} belongs to another job"),
-                ));
-            }
-            let parent_status = rows::status(&parent.status)?;
-            if parent_status.is_terminal() {
-                return Err(ServiceError::conflict(format!(
-                    "parent step {parent_id} has ended ({parent_status}); steps cannot be added under it"
-                )));
-            }
-            if parent.depth >= MAX_STEP_DEPTH {
-                return Err(ServiceError::invalid(
-                    field,
-                    format!("steps may nest at most {MAX_STEP_DEPTH} deep"),
-                ));
-            }
-            let number = parent.child_count;
-            parent.child_count += 1;
-            parent.touched = true;
-            job.step_count += 1;
-            job.touched = true;
-            Ok((Some(parent_id), parent.depth + 1, number))
-        }
+        ))),
+        "parent_missing" => Err(ServiceError::NotFound(format!(
+            "parent step {parent_id} not found"
+        ))),
+        "parent_elsewhere" => Err(ServiceError::invalid(
+            field,
+            format!("parent step {parent_id} belongs to another job"),
+        )),
+        "parent_ended" => Err(ServiceError::conflict(format!(
+            "parent step {parent_id} has ended ({}); steps cannot be added under it",
+            state()?
+        ))),
+        "too_deep" => Err(ServiceError::invalid(
+            field,
+            format!("steps may nest at most {MAX_STEP_DEPTH} deep"),
+        )),
+        other => Err(ServiceError::Internal(format!(
+            "add_started_steps answered {other}"
+        ))),
     }
 }

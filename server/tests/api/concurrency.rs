@@ -207,3 +207,104 @@ async fn a_burst_of_good_and_bad_adds_answers_each_request_on_its_own(pool: PgPo
     let listed = expect_status(listed, 200).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 21);
 }
+
+/// Requests sent together share one write (the group commit); each still gets its own answer:
+/// the accepted ones their steps, numbered without gaps, the refused ones the reason that applies
+/// to them, and nothing of a refused request is written.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn requests_written_together_each_get_their_own_answer(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("open").await;
+    let ended_job = app.add_job("ended").await;
+    let parent = app.add_top_step(&job, "parent").await;
+    let ended_parent = app.add_top_step(&job, "ended parent").await;
+    expect_status(
+        app.end_step(&job, &ended_parent, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    expect_status(
+        app.end_job(&ended_job, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    let other_job = app.add_job("other").await;
+    let foreign = app.add_top_step(&other_job, "foreign").await;
+    let missing = uuid::Uuid::new_v4().to_string();
+
+    let under = |parent: &str, i: usize| json!({ "description": format!("req {i}"), "type": "executing", "parent_id": parent, "parent_type": "step" });
+    let top = |i: usize| json!({ "description": format!("req {i}"), "type": "executing" });
+    // (job, body, expected status, what the answer must say)
+    let mut requests: Vec<(String, Value, u16, &str)> = Vec::new();
+    for i in 0..40 {
+        let request = match i % 8 {
+            0 | 1 => (id(&job).to_owned(), top(i), 201, "top"),
+            2 | 3 => (id(&job).to_owned(), under(id(&parent), i), 201, "child"),
+            4 => (id(&ended_job).to_owned(), top(i), 409, "has ended"),
+            5 => (
+                id(&job).to_owned(),
+                under(id(&ended_parent), i),
+                409,
+                "has ended",
+            ),
+            6 => (
+                id(&job).to_owned(),
+                under(id(&foreign), i),
+                400,
+                "another job",
+            ),
+            _ => (missing.clone(), top(i), 404, "not found"),
+        };
+        requests.push(request);
+    }
+    let sends = requests.iter().map(|(job_id, body, _, _)| {
+        let app = &app;
+        async move {
+            let response = app.post(&format!("/api/jobs/{job_id}/steps"), body).await;
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    });
+    let answers = futures::future::join_all(sends).await;
+
+    let (mut tops, mut children) = (Vec::new(), Vec::new());
+    for ((_, body, expected, says), (status, answer)) in requests.iter().zip(&answers) {
+        assert_eq!(status, expected, "{body} -> {answer}");
+        match *says {
+            "top" => {
+                assert_eq!(answer["description"], body["description"]);
+                assert_eq!(answer["parent_step_id"], Value::Null);
+                tops.push(answer["number"].as_i64().unwrap());
+            }
+            "child" => {
+                assert_eq!(answer["description"], body["description"]);
+                assert_eq!(answer["parent_step_id"], parent["id"]);
+                children.push(answer["number"].as_i64().unwrap());
+            }
+            reason => {
+                let detail = answer["detail"].as_str().unwrap_or_default();
+                assert!(detail.contains(reason), "{body} -> {answer}");
+            }
+        }
+    }
+    tops.sort_unstable();
+    children.sort_unstable();
+    // The job already had two top-level steps (0 and 1).
+    assert_eq!(tops, (2..12).collect::<Vec<i64>>());
+    assert_eq!(children, (0..10).collect::<Vec<i64>>());
+    let written: i64 =
+        sqlx::query_scalar("select count(*) from step where description like 'req %'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(written, 20);
+    let counted: (i32, i32) =
+        sqlx::query_as("select step_count, root_count from job where id = $1::uuid")
+            .bind(id(&job))
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(counted, (22, 12));
+}
