@@ -5,8 +5,9 @@
 //! trip for the whole batch, instead of a transaction of eight statements per request. Each request
 //! gets its own answer, checked by the same rules in the same order as
 //! [`add_step_alone`](super::steps) checks them; a request is answered only after the commit, so
-//! every acknowledged step is durable. Should the call fail as a whole, each of its requests runs
-//! again alone, so one request never fails for another's sake.
+//! every acknowledged step is durable. Should the database refuse the call as a whole, each of its
+//! requests runs again alone, so one request never fails for another's sake; should the connection
+//! fail during the call (it may have committed), each request fails rather than risk a step twice.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -126,6 +127,17 @@ async fn work(
                     let _ = p.reply.send(answer);
                 }
             }
+            Err(e) if !rolled_back(&e) => {
+                // The call may have committed before the connection failed: writing the steps
+                // again could add them twice, so each request fails (an `Idempotency-Key` retry is
+                // safe).
+                tracing::error!(error = %e, requests = batch.len(), "a shared step write ended with its outcome unknown");
+                for p in batch {
+                    let _ = p.reply.send(Err(ServiceError::Internal(
+                        "the step write's outcome is unknown".into(),
+                    )));
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, requests = batch.len(), "a shared step transaction failed; writing its steps one by one");
                 for p in batch {
@@ -136,6 +148,15 @@ async fn work(
             }
         }
     }
+}
+
+/// Whether a failed call certainly wrote nothing: the database refused the statement (and so rolled
+/// it back), or no connection was had. Otherwise (the connection failed mid-way) it may have committed.
+fn rolled_back(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Database(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+    )
 }
 
 /// One call for the whole batch: `add_started_steps` (migration `add_started_steps_in_one_call`)
@@ -196,10 +217,20 @@ async fn write_batch(pool: &PgPool, batch: &[Pending]) -> Result<Vec<Result<Step
     .fetch_all(pool)
     .await?;
     if rows.len() != n {
-        return Err(sqlx::Error::Protocol(format!(
-            "add_started_steps answered {} of {n} requests",
-            rows.len()
-        )));
+        // Committed, but not answerable: nothing to write again.
+        tracing::error!(
+            rows = rows.len(),
+            requests = n,
+            "add_started_steps answered a different number of requests"
+        );
+        return Ok(batch
+            .iter()
+            .map(|_| {
+                Err(ServiceError::Internal(
+                    "the step write answered a different number of requests".into(),
+                ))
+            })
+            .collect());
     }
     Ok(batch
         .iter()
