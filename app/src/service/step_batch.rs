@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use uuid::Uuid;
 
 use super::rows::{self, StepRow};
-use super::steps::{add_step_alone, Parent};
+use super::steps::{add_step_alone, refusal, Parent};
 use super::{Caller, Result, ServiceError};
 use crate::domain::limits::{MAX_STEPS_PER_JOB, MAX_STEP_DEPTH};
 use crate::domain::{ActionGroup, NewStep, Status, Step};
@@ -244,11 +244,7 @@ async fn write_batch(pool: &PgPool, batch: &[Pending]) -> Result<Vec<Result<Step
 fn answer(p: &Pending, row: &PgRow) -> Result<Step> {
     let outcome: String = row.try_get("outcome")?;
     let job_id = p.job_id;
-    let field = if p.input.parent_step.is_some() {
-        "parent_step.id"
-    } else {
-        "parent_id"
-    };
+    let field = refusal::parent_field(&p.input);
     let parent_id = match p.parent {
         Parent::Step(id) => id,
         Parent::Job => Uuid::nil(),
@@ -268,28 +264,12 @@ fn answer(p: &Pending, row: &PgRow) -> Result<Step> {
                 "a change the caller may make was refused".into(),
             ))
         }
-        "job_ended" => Err(ServiceError::conflict(format!(
-            "job {job_id} has ended ({}); steps cannot be added to it",
-            state()?
-        ))),
-        "job_full" => Err(ServiceError::conflict(format!(
-            "job {job_id} already has {MAX_STEPS_PER_JOB} steps, the most a job may hold"
-        ))),
-        "parent_missing" => Err(ServiceError::NotFound(format!(
-            "parent step {parent_id} not found"
-        ))),
-        "parent_elsewhere" => Err(ServiceError::invalid(
-            field,
-            format!("parent step {parent_id} belongs to another job"),
-        )),
-        "parent_ended" => Err(ServiceError::conflict(format!(
-            "parent step {parent_id} has ended ({}); steps cannot be added under it",
-            state()?
-        ))),
-        "too_deep" => Err(ServiceError::invalid(
-            field,
-            format!("steps may nest at most {MAX_STEP_DEPTH} deep"),
-        )),
+        "job_ended" => Err(refusal::job_ended(job_id, state()?)),
+        "job_full" => Err(refusal::job_full(job_id)),
+        "parent_missing" => Err(refusal::parent_missing(parent_id)),
+        "parent_elsewhere" => Err(refusal::parent_elsewhere(field, parent_id)),
+        "parent_ended" => Err(refusal::parent_ended(parent_id, state()?)),
+        "too_deep" => Err(refusal::too_deep(field)),
         other => Err(ServiceError::Internal(format!(
             "add_started_steps answered {other}"
         ))),

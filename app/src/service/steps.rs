@@ -115,6 +115,61 @@ async fn running_descendants(
     .await?)
 }
 
+/// Why a step may not be added, in the words both ways of adding one (alone here, or in the group
+/// commit of `step_batch`) answer with.
+pub(super) mod refusal {
+    use uuid::Uuid;
+
+    use crate::domain::limits::{MAX_STEPS_PER_JOB, MAX_STEP_DEPTH};
+    use crate::domain::{NewStep, Status};
+    use crate::service::ServiceError;
+
+    /// The field that named the parent step.
+    pub fn parent_field(input: &NewStep) -> &'static str {
+        if input.parent_step.is_some() {
+            "parent_step.id"
+        } else {
+            "parent_id"
+        }
+    }
+
+    pub fn job_ended(job_id: Uuid, status: Status) -> ServiceError {
+        ServiceError::conflict(format!(
+            "job {job_id} has ended ({status}); steps cannot be added to it"
+        ))
+    }
+
+    pub fn job_full(job_id: Uuid) -> ServiceError {
+        ServiceError::conflict(format!(
+            "job {job_id} already has {MAX_STEPS_PER_JOB} steps, the most a job may hold"
+        ))
+    }
+
+    pub fn parent_missing(parent_id: Uuid) -> ServiceError {
+        ServiceError::NotFound(format!("parent step {parent_id} not found"))
+    }
+
+    pub fn parent_elsewhere(field: &str, parent_id: Uuid) -> ServiceError {
+        ServiceError::invalid(
+            field,
+            format!("parent step {parent_id} belongs to another job"),
+        )
+    }
+
+    pub fn parent_ended(parent_id: Uuid, status: Status) -> ServiceError {
+        ServiceError::conflict(format!(
+            "parent step {parent_id} has ended ({status}); steps cannot be added under it"
+        ))
+    }
+
+    pub fn too_deep(field: &str) -> ServiceError {
+        ServiceError::invalid(
+            field,
+            format!("steps may nest at most {MAX_STEP_DEPTH} deep"),
+        )
+    }
+}
+
 /// Add one step in a transaction of its own.
 pub(super) async fn add_step_alone(
     pool: &PgPool,
@@ -133,18 +188,14 @@ pub(super) async fn add_step_alone(
     }
     let job_status = lock_job(&mut tx, caller, job_id).await?;
     if job_status.is_terminal() {
-        return Err(ServiceError::conflict(format!(
-            "job {job_id} has ended ({job_status}); steps cannot be added to it"
-        )));
+        return Err(refusal::job_ended(job_id, job_status));
     }
     let step_count: i32 = sqlx::query_scalar("select step_count from job where id = $1")
         .bind(job_id)
         .fetch_one(&mut *tx)
         .await?;
     if step_count >= MAX_STEPS_PER_JOB {
-        return Err(ServiceError::conflict(format!(
-            "job {job_id} already has {MAX_STEPS_PER_JOB} steps, the most a job may hold"
-        )));
+        return Err(refusal::job_full(job_id));
     }
     let (parent_step_id, depth, number) = match parent {
         Parent::Job => {
@@ -158,38 +209,24 @@ pub(super) async fn add_step_alone(
             (None, 1, number)
         }
         Parent::Step(parent_id) => {
-            let field = if input.parent_step.is_some() {
-                "parent_step.id"
-            } else {
-                "parent_id"
-            };
+            let field = refusal::parent_field(&input);
             let parent: Option<(Uuid, String, i32)> =
                 sqlx::query_as("select job_id, status, depth from step where id = $1")
                     .bind(parent_id)
                     .fetch_optional(&mut *tx)
                     .await?;
             let Some((parent_job, parent_status, parent_depth)) = parent else {
-                return Err(ServiceError::NotFound(format!(
-                    "parent step {parent_id} not found"
-                )));
+                return Err(refusal::parent_missing(parent_id));
             };
             if parent_job != job_id {
-                return Err(ServiceError::invalid(
-                    field,
-                    format!("parent step {parent_id} belongs to another job"),
-                ));
+                return Err(refusal::parent_elsewhere(field, parent_id));
             }
             let parent_status = rows::status(&parent_status)?;
             if parent_status.is_terminal() {
-                return Err(ServiceError::conflict(format!(
-                    "parent step {parent_id} has ended ({parent_status}); steps cannot be added under it"
-                )));
+                return Err(refusal::parent_ended(parent_id, parent_status));
             }
             if parent_depth >= MAX_STEP_DEPTH {
-                return Err(ServiceError::invalid(
-                    field,
-                    format!("steps may nest at most {MAX_STEP_DEPTH} deep"),
-                ));
+                return Err(refusal::too_deep(field));
             }
             let number: i32 = sqlx::query_scalar(
                 "update step set child_count = child_count + 1 where id = $1
