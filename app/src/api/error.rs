@@ -18,6 +18,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// The server is up but its database is not answering: try again shortly.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
     /// The request did not reach the server or its answer was unreadable.
@@ -45,6 +48,9 @@ impl From<crate::service::ServiceError> for AppError {
             S::Unauthorized(_) => AppError::Unauthorized(text),
             S::Forbidden(_) => AppError::Forbidden(text),
             S::TooManyRequests(_) => AppError::TooManyRequests(text),
+            S::Unavailable(_) => AppError::Unavailable(
+                "the server cannot reach its database right now; try again in a moment".into(),
+            ),
             S::Internal(cause) => {
                 tracing::error!(%cause, "internal error in a server function");
                 AppError::Internal("something went wrong on the server; it has been logged".into())

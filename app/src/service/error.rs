@@ -34,6 +34,10 @@ pub enum ServiceError {
     /// Too many failed sign-ins: 429.
     #[error("{0}")]
     TooManyRequests(String),
+    /// The database cannot take work right now (unreachable, restarting, out of connections, or the
+    /// connection broke): 503, try again. The cause is logged, never shown.
+    #[error("the database is not answering right now; try again in a moment")]
+    Unavailable(String),
     /// A fault of ours; the cause is logged, never shown.
     #[error("internal error")]
     Internal(String),
@@ -66,7 +70,28 @@ impl ServiceError {
 impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> ServiceError {
         // The database's words stay in the log.
+        if database_unavailable(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return ServiceError::Unavailable(e.to_string());
+        }
         tracing::error!(error = %e, "database error");
         ServiceError::Internal(e.to_string())
+    }
+}
+
+/// Whether an error says the database cannot take work now, rather than that the request or our
+/// code is wrong: no connection could be had in time, the connection broke, or the server is
+/// starting, shutting down or out of resources (SQLSTATE classes 08, 53 and 57P).
+pub(crate) fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
+        }),
+        _ => false,
     }
 }

@@ -17,6 +17,7 @@ use sqlx::{FromRow, PgPool, Row};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use uuid::Uuid;
 
+use super::error::database_unavailable;
 use super::rows::{self, StepRow};
 use super::steps::{add_step_alone, refusal, Parent};
 use super::{Caller, Result, ServiceError};
@@ -127,10 +128,18 @@ async fn work(
                     let _ = p.reply.send(answer);
                 }
             }
-            Err(e) if !rolled_back(&e) => {
-                // The call may have committed before the connection failed: writing the steps
-                // again could add them twice, so each request fails (an `Idempotency-Key` retry is
-                // safe).
+            Err(e) if database_unavailable(&e) => {
+                // No connection to be had, or it failed mid-call — when the call may have
+                // committed, so writing the steps again could add them twice. Each request gets a
+                // 503 (an `Idempotency-Key` retry is safe), at once rather than after a wait per
+                // request.
+                tracing::warn!(error = %e, requests = batch.len(), "a shared step write could not reach the database");
+                for p in batch {
+                    let _ = p.reply.send(Err(ServiceError::Unavailable(e.to_string())));
+                }
+            }
+            Err(e) if !matches!(e, sqlx::Error::Database(_)) => {
+                // An answer we could not read: the call may have committed, so no second write.
                 tracing::error!(error = %e, requests = batch.len(), "a shared step write ended with its outcome unknown");
                 for p in batch {
                     let _ = p.reply.send(Err(ServiceError::Internal(
@@ -148,15 +157,6 @@ async fn work(
             }
         }
     }
-}
-
-/// Whether a failed call certainly wrote nothing: the database refused the statement (and so rolled
-/// it back), or no connection was had. Otherwise (the connection failed mid-way) it may have committed.
-fn rolled_back(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::Database(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-    )
 }
 
 /// One call for the whole batch: `add_started_steps` (migration `add_started_steps_in_one_call`)

@@ -89,6 +89,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::TooManyRequests(_) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", detail)
             }
+            ServiceError::Unavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The server cannot reach its database right now; try again in a moment (a write \
+                 sent with an Idempotency-Key is safe to retry).",
+            ),
             ServiceError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 ApiError::new(
@@ -127,6 +133,9 @@ impl IntoResponse for ApiError {
         );
         if self.status == StatusCode::TOO_MANY_REQUESTS {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("900"));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(

@@ -160,6 +160,7 @@ async fn with_error_status(response: Response) -> Response {
             E::Forbidden(_) => S::FORBIDDEN,
             E::TooManyRequests(_) => S::TOO_MANY_REQUESTS,
             E::Transport(_) => S::BAD_REQUEST,
+            E::Unavailable(_) => S::SERVICE_UNAVAILABLE,
             E::Internal(_) => S::INTERNAL_SERVER_ERROR,
         };
     }

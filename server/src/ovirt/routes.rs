@@ -119,6 +119,16 @@ impl Format {
             ServiceError::TooManyRequests(_) => {
                 self.fault(StatusCode::TOO_MANY_REQUESTS, "Operation Failed", &detail)
             }
+            ServiceError::Unavailable(_) => {
+                let mut r = self.fault(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Operation Failed",
+                    "[the server cannot reach its database right now; try again in a moment]",
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                r
+            }
             ServiceError::Internal(cause) => {
                 tracing::error!(%cause, "internal error in the oVirt layer");
                 self.fault(

@@ -10,6 +10,7 @@ mod idempotency;
 mod input;
 mod jobs;
 mod list;
+mod outage;
 mod permissions;
 mod server_fns;
 mod steps;
