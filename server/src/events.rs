@@ -228,7 +228,7 @@ pub async fn stream(
                 .and_then(|s| s.trim().parse::<i64>().ok())
                 .filter(|n| *n >= 0)
                 .ok_or_else(|| {
-                    ApiError::field("Last-Event-ID", "must be a event sequence number")
+                    ApiError::field("Last-Event-ID", "must be an event sequence number")
                 })?,
         ),
     };

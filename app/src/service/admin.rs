@@ -296,6 +296,13 @@ impl Engine {
         attach: bool,
     ) -> Result<User> {
         caller.require(ActionGroup::ManageUsers)?;
+        if role_name.contains('\0') {
+            // No role can have such a name (nor can the store hold it).
+            return Err(ServiceError::NotFound(format!(
+                "role {} not found",
+                role_name.escape_debug()
+            )));
+        }
         let mut tx = self.pool.begin().await?;
         let target: Option<String> =
             sqlx::query_scalar("select username from app_user where id = $1")
@@ -366,6 +373,12 @@ impl Engine {
         let name = input.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(ServiceError::invalid("name", "must be 1 to 200 characters"));
+        }
+        if name.contains('\0') {
+            return Err(ServiceError::invalid(
+                "name",
+                "must not contain NUL characters",
+            ));
         }
         let user_id = input.user_id.unwrap_or(caller.user_id);
         let (secret, hash) = new_secret();

@@ -70,6 +70,16 @@ impl ServiceError {
 impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> ServiceError {
         // The database's words stay in the log.
+        // Text PostgreSQL cannot store (a NUL character) in a value no check above named.
+        if let sqlx::Error::Database(d) = &e {
+            if d.code().as_deref() == Some("22021") {
+                tracing::info!(error = %e, "refused text the database cannot store");
+                return ServiceError::invalid(
+                    "request",
+                    "contains a character that cannot be stored (NUL)",
+                );
+            }
+        }
         if database_unavailable(&e) {
             tracing::warn!(error = %e, "database unavailable");
             return ServiceError::Unavailable(e.to_string());

@@ -211,6 +211,7 @@ impl Engine {
         let after = page.cursor.as_deref().map(decode_cursor).transpose()?;
         let q = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
         if let Some(q) = q {
+            no_nul("q", q)?;
             // A word most jobs' descriptions contain is found soonest by walking the newest jobs
             // in order; a rare one by the trigram index. Try the walk over a bounded window first.
             let rest = JobFilter {
@@ -301,6 +302,17 @@ impl Engine {
     }
 }
 
+/// Text the store cannot hold (PostgreSQL's text refuses NUL) is refused naming its field.
+fn no_nul(field: &str, value: &str) -> Result<()> {
+    if value.contains('\0') {
+        return Err(ServiceError::invalid(
+            field,
+            "must not contain NUL characters",
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &JobFilter) -> Result<()> {
     if !f.status.is_empty() {
         let statuses: Vec<&'static str> = f.status.iter().map(|s| s.as_str()).collect();
@@ -312,6 +324,7 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &JobFilter) ->
         qb.push(" and j.is_external = ").push_bind(external);
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        no_nul("q", q)?;
         qb.push(" and j.description_lower like lower(")
             .push_bind(like_pattern(q))
             .push(")");
@@ -327,6 +340,7 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &JobFilter) ->
             .push_bind(c.as_str().to_owned());
     }
     if let Some(owner) = f.owner.as_deref().map(str::trim).filter(|o| !o.is_empty()) {
+        no_nul("owner", owner)?;
         match Uuid::parse_str(owner) {
             Ok(id) => qb.push(" and j.owner = ").push_bind(id),
             // Resolved to the id first, so the (owner, start_time, id) index serves the page.

@@ -129,7 +129,10 @@ impl Engine {
     /// Sign in with a user name and password: throttled per user name and per address, audited, and
     /// the same refusal for an unknown user and a wrong password.
     pub async fn sign_in(&self, username: &str, password: &str, origin: &Origin) -> Result<Caller> {
-        let name = local_name(username);
+        // A NUL cannot be stored (nor be in any user's name): such a name is simply unknown, and is
+        // throttled and audited like any other.
+        let name = local_name(username).replace('\0', "\u{FFFD}");
+        let name = name.as_str();
         let (by_user, by_address): (i64, i64) = sqlx::query_as(
             "select count(*) filter (where target = $1), count(*) filter (where address = $2)
                from audit_event

@@ -240,3 +240,43 @@ async fn capabilities_report_the_limits(pool: PgPool) {
         json!(["validating", "executing", "finalizing"])
     );
 }
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn text_the_store_cannot_hold_is_refused_naming_its_field(pool: PgPool) {
+    // PostgreSQL's text cannot hold NUL; each place a caller's text reaches a query says so itself.
+    let app = spawn_app(pool).await;
+    expect_problem(app.get("/api/jobs?q=a%00b").await, 400, "q").await;
+    expect_problem(app.get("/api/jobs?owner=a%00b").await, 400, "owner").await;
+    expect_problem(app.get("/api/jobs?q=a%00b&status=started").await, 400, "q").await;
+    expect_problem(
+        app.post("/api/tokens", &json!({ "name": "a\u{0}b" })).await,
+        400,
+        "name",
+    )
+    .await;
+    let me = expect_status(app.get("/api/users").await, 200).await;
+    let admin_id = me["items"][0]["id"].as_str().unwrap().to_owned();
+    let attach = app
+        .client
+        .put(app.url(&format!("/api/users/{admin_id}/roles/Task%00Viewer")))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    expect_status(attach, 404).await;
+    // A sign-in with such a name is a wrong name like any other.
+    let sign_in = app
+        .client
+        .post(app.url("/api/auth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "ad\u{0}min"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sign_in.status().as_u16(), 400);
+    let body: serde_json::Value = sign_in.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+}
