@@ -87,7 +87,8 @@ pub fn registry() -> Vec<CommandInfo> {
                     name: "older_than_minutes",
                     kind: "integer",
                     required: false,
-                    description: "Only jobs that ended at least this long ago (default 0)",
+                    description:
+                        "Only jobs that ended at least this long ago (default 0, at most 52560000)",
                 },
                 ParameterInfo {
                     name: "older_than_minutes_unsuccessful",
@@ -204,6 +205,15 @@ fn parse<T: serde::de::DeserializeOwned>(params: serde_json::Value) -> Result<T>
     })
 }
 
+/// The longest age `CleanupJobs` takes: 100 years, in minutes.
+const MAX_AGE_MINUTES: i64 = 100 * 365 * 24 * 60;
+
+/// An age for `make_interval`, never wrapped: beyond the limit (only a configured retention could get
+/// there) it stays the limit, which no job is old enough for.
+fn age_minutes(minutes: i64) -> i32 {
+    minutes.clamp(0, MAX_AGE_MINUTES) as i32
+}
+
 impl Command {
     fn parse(name: &str, params: serde_json::Value) -> Result<Command> {
         let params = if params.is_null() {
@@ -215,13 +225,20 @@ impl Command {
             "EndJobs" => Command::EndJobs(parse(params)?),
             "CleanupJobs" => {
                 let p: CleanupParams = parse(params)?;
-                if p.older_than_minutes < 0
-                    || p.older_than_minutes_unsuccessful.is_some_and(|m| m < 0)
-                {
-                    return Err(ServiceError::invalid(
-                        "older_than_minutes",
-                        "must not be negative",
-                    ));
+                let ages = [
+                    ("older_than_minutes", Some(p.older_than_minutes)),
+                    (
+                        "older_than_minutes_unsuccessful",
+                        p.older_than_minutes_unsuccessful,
+                    ),
+                ];
+                for (field, minutes) in ages {
+                    if minutes.is_some_and(|m| !(0..=MAX_AGE_MINUTES).contains(&m)) {
+                        return Err(ServiceError::invalid(
+                            field,
+                            format!("must be between 0 and {MAX_AGE_MINUTES} (100 years)"),
+                        ));
+                    }
                 }
                 Command::CleanupJobs(p)
             }
@@ -928,9 +945,9 @@ impl Engine {
     fn push_cleanup(qb: &mut QueryBuilder<'_, Postgres>, p: &CleanupParams) -> Result<()> {
         super::jobs::push_filter(qb, &p.filter)?;
         qb.push(" and ((j.status = 'finished' and j.end_time < now() - make_interval(mins => ")
-            .push_bind(p.older_than_minutes as i32)
+            .push_bind(age_minutes(p.older_than_minutes))
             .push(")) or (j.status in ('failed', 'aborted') and j.end_time < now() - make_interval(mins => ")
-            .push_bind(p.older_than_minutes_unsuccessful.unwrap_or(p.older_than_minutes) as i32)
+            .push_bind(age_minutes(p.older_than_minutes_unsuccessful.unwrap_or(p.older_than_minutes)))
             .push(")))");
         if p.auto_cleared_only {
             qb.push(" and j.auto_cleared");

@@ -70,14 +70,19 @@ impl ServiceError {
 impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> ServiceError {
         // The database's words stay in the log.
-        // Text PostgreSQL cannot store (a NUL character) in a value no check above named.
+        // A value no check named that the database cannot hold: text with a NUL character (22021),
+        // a time out of its range (22008), a number out of range (22003). Only a caller's value can
+        // get there, so it is the caller's 400, not our 500.
         if let sqlx::Error::Database(d) = &e {
-            if d.code().as_deref() == Some("22021") {
-                tracing::info!(error = %e, "refused text the database cannot store");
-                return ServiceError::invalid(
-                    "request",
-                    "contains a character that cannot be stored (NUL)",
-                );
+            let message = match d.code().as_deref() {
+                Some("22021") => Some("contains a character that cannot be stored (NUL)"),
+                Some("22008") => Some("contains a time out of the supported range"),
+                Some("22003") => Some("contains a number out of the supported range"),
+                _ => None,
+            };
+            if let Some(message) = message {
+                tracing::info!(error = %e, "refused a value the database cannot hold");
+                return ServiceError::invalid("request", message);
             }
         }
         if database_unavailable(&e) {

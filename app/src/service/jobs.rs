@@ -313,6 +313,19 @@ fn no_nul(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// A time bound within years 1 to 9999 (PostgreSQL stores nothing before 4713 BC, and nothing in
+/// Stepwise starts before year 1).
+fn in_calendar(field: &str, t: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    use chrono::Datelike;
+    if !(1..=9999).contains(&t.year()) {
+        return Err(ServiceError::invalid(
+            field,
+            "must be between 0001-01-01 and 9999-12-31",
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &JobFilter) -> Result<()> {
     if !f.status.is_empty() {
         let statuses: Vec<&'static str> = f.status.iter().map(|s| s.as_str()).collect();
@@ -351,9 +364,11 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &JobFilter) ->
         };
     }
     if let Some(t) = f.started_after {
+        in_calendar("started_after", t)?;
         qb.push(" and j.start_time >= ").push_bind(t);
     }
     if let Some(t) = f.started_before {
+        in_calendar("started_before", t)?;
         qb.push(" and j.start_time < ").push_bind(t);
     }
     Ok(())

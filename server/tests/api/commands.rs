@@ -245,6 +245,24 @@ async fn unknown_commands_and_bad_parameters_are_refused_naming_them(pool: PgPoo
         "older_than_minutes",
     )
     .await;
+    // An age too large to be an interval is refused, not wrapped (it once wrapped to a minute in
+    // the future, and so matched every ended job).
+    for (body, field) in [
+        (
+            json!({ "older_than_minutes": i64::MAX }),
+            "older_than_minutes",
+        ),
+        (
+            json!({ "older_than_minutes": 52_560_001 }),
+            "older_than_minutes",
+        ),
+        (
+            json!({ "older_than_minutes_unsuccessful": -1 }),
+            "older_than_minutes_unsuccessful",
+        ),
+    ] {
+        expect_problem(run(&app, "CleanupJobs", "", body).await, 400, field).await;
+    }
     expect_problem(
         run(
             &app,
@@ -317,6 +335,21 @@ async fn cleanup_deletes_only_ended_jobs_old_enough(pool: PgPool) {
     assert_eq!(
         ended(&app, id(&dry["job"])).await["result"],
         "Dry run: 1 job(s) would be affected"
+    );
+    let oldest_age = expect_status(
+        run(
+            &app,
+            "CleanupJobs",
+            "",
+            json!({ "older_than_minutes": 52_560_000, "dry_run": true }),
+        )
+        .await,
+        202,
+    )
+    .await;
+    assert_eq!(
+        ended(&app, id(&oldest_age["job"])).await["result"],
+        "Dry run: 0 job(s) would be affected"
     );
     expect_status(app.get(&format!("/api/jobs/{}", id(&old))).await, 200).await;
 

@@ -280,3 +280,36 @@ async fn text_the_store_cannot_hold_is_refused_naming_its_field(pool: PgPool) {
     let body: serde_json::Value = sign_in.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
 }
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn times_outside_the_calendar_are_refused_naming_the_field(pool: PgPool) {
+    // Before 4713 BC PostgreSQL holds no time at all: that was a 500.
+    let app = spawn_app(pool).await;
+    expect_problem(
+        app.get("/api/jobs?started_before=-5000-01-01T00:00:00Z")
+            .await,
+        400,
+        "started_before",
+    )
+    .await;
+    expect_problem(
+        app.get("/api/jobs?started_after=-262000-01-01T00:00:00Z")
+            .await,
+        400,
+        "started_after",
+    )
+    .await;
+    expect_problem(
+        app.get("/api/jobs?started_after=%2B300000-01-01T00:00:00Z")
+            .await,
+        400,
+        "started_after",
+    )
+    .await;
+    expect_status(
+        app.get("/api/jobs?started_after=0001-01-01T00:00:00Z&started_before=9999-12-31T23:59:59Z")
+            .await,
+        200,
+    )
+    .await;
+}
