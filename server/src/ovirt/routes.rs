@@ -348,7 +348,7 @@ pub async fn add_job(
         format.bad("Correlation-Id may hold only letters, digits, '_' and '-', at most 50")
     })?;
     let input: JobIn =
-        xml::from_body(&body, sends_json(&parts.headers)).map_err(|m| format.bad(m))?;
+        xml::from_body(&body, sends_json(&parts.headers), "job").map_err(|m| format.bad(m))?;
     let description = Description::parse(input.description.as_deref().unwrap_or(""))
         .map_err(|m| format.bad(format!("job.description {m}")))?;
     let new = NewJob {
@@ -445,7 +445,7 @@ fn read_action(format: &Format, parts: &Parts, body: &[u8]) -> Result<ActionIn, 
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(ActionIn::default());
     }
-    xml::from_body(body, sends_json(&parts.headers)).map_err(|m| format.bad(m))
+    xml::from_body(body, sends_json(&parts.headers), "action").map_err(|m| format.bad(m))
 }
 
 fn job_ref(job_id: Uuid) -> Ref {
@@ -540,7 +540,7 @@ pub async fn add_step(
 ) -> Answer {
     let job_id = job_id_of(&format, &parts)?;
     let input: StepIn =
-        xml::from_body(&body, sends_json(&parts.headers)).map_err(|m| format.bad(m))?;
+        xml::from_body(&body, sends_json(&parts.headers), "step").map_err(|m| format.bad(m))?;
     let description = Description::parse(input.description.as_deref().unwrap_or(""))
         .map_err(|m| format.bad(format!("step.description {m}")))?;
     let step_type = match input

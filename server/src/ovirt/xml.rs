@@ -236,13 +236,39 @@ pub fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
     strip(serde_json::to_value(value).unwrap_or(serde_json::Value::Null))
 }
 
-/// Read a request body as XML or (when the client says so) JSON. Unknown elements are ignored.
-pub fn from_body<T: serde::de::DeserializeOwned>(body: &[u8], json: bool) -> Result<T, String> {
+/// Read a request body as XML or (when the client says so) JSON. Unknown elements are ignored; the
+/// XML document's element must be `root` (a `<step>` sent to make a job is refused, as oVirt does).
+pub fn from_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    json: bool,
+    root: &str,
+) -> Result<T, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_owned())?;
     if json {
         serde_json::from_str(text).map_err(|e| format!("the JSON body is not valid: {e}"))
     } else {
+        match root_element(text) {
+            Some(name) if name != root => {
+                return Err(format!("the XML body must be a <{root}>, not a <{name}>"))
+            }
+            _ => {}
+        }
         quick_xml::de::from_str(text).map_err(|e| format!("the XML body is not valid: {e}"))
+    }
+}
+
+/// The name of a document's first element, if it has one that can be read.
+fn root_element(text: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) => {
+                return Some(String::from_utf8_lossy(e.name().as_ref()).into_owned())
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
     }
 }
 
@@ -312,6 +338,7 @@ mod tests {
         let step: StepIn = from_body(
             b"<step><description>Copy &amp; verify</description><type>executing</type><parent_step id=\"abc\"/><weird><x/></weird></step>",
             false,
+            "step",
         )
         .unwrap();
         assert_eq!(step.description.as_deref(), Some("Copy & verify"));
@@ -324,6 +351,7 @@ mod tests {
         let a: ActionIn = from_body(
             b"<action><force>true</force><succeeded>false</succeeded></action>",
             false,
+            "action",
         )
         .unwrap();
         assert_eq!(
@@ -333,15 +361,35 @@ mod tests {
                 succeeded: Some(false)
             }
         );
-        let a: ActionIn = from_body(b"<action/>", false).unwrap();
+        let a: ActionIn = from_body(b"<action/>", false, "action").unwrap();
         assert_eq!(a, ActionIn::default());
-        let a: ActionIn = from_body(br#"{"force": true}"#, true).unwrap();
+        let a: ActionIn = from_body(br#"{"force": true}"#, true, "action").unwrap();
         assert_eq!(a.force, Some(true));
     }
 
     #[test]
     fn malformed_xml_is_refused() {
-        assert!(from_body::<JobIn>(b"<job><description>x</job>", false).is_err());
+        assert!(from_body::<JobIn>(b"<job><description>x</job>", false, "job").is_err());
+    }
+
+    #[test]
+    fn the_document_element_must_be_the_expected_one() {
+        let wrong = from_body::<JobIn>(
+            b"<?xml version=\"1.0\"?><!-- c --><step><description>x</description></step>",
+            false,
+            "job",
+        );
+        assert_eq!(
+            wrong.unwrap_err(),
+            "the XML body must be a <job>, not a <step>"
+        );
+        let right = from_body::<JobIn>(
+            b"<?xml version=\"1.0\"?>\n<job><description>x</description></job>",
+            false,
+            "job",
+        )
+        .unwrap();
+        assert_eq!(right.description.as_deref(), Some("x"));
     }
 
     #[test]
