@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::audit::{self, Origin, Record};
-use super::users::{hash_password, new_secret, parse_groups};
+use super::users::{hash_password, hashing, new_secret, parse_groups};
 use super::{Caller, Engine, Result, ServiceError};
 use crate::domain::{
     check_password, check_username, ActionGroup, ApiToken, AuditEntry, NewApiToken, NewRole,
@@ -57,9 +57,7 @@ impl Engine {
             .to_owned();
         check_password(&input.password).map_err(|m| ServiceError::invalid("password", m))?;
         let password = input.password;
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("hash task failed: {e}")))??;
+        let hash = hashing(move || hash_password(&password)).await??;
         let mut tx = self.pool.begin().await?;
         let id = Uuid::now_v7();
         let inserted =
@@ -172,9 +170,7 @@ impl Engine {
     ) -> Result<User> {
         caller.require(ActionGroup::ManageUsers)?;
         check_password(&password).map_err(|m| ServiceError::invalid("password", m))?;
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("hash task failed: {e}")))??;
+        let hash = hashing(move || hash_password(&password)).await??;
         let mut tx = self.pool.begin().await?;
         let name: Option<String> = sqlx::query_scalar(
             "update app_user set password_hash = $2 where id = $1 returning username",
