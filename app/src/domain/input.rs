@@ -11,6 +11,15 @@ use uuid::Uuid;
 use super::limits::{MAX_CORRELATION_ID_CHARS, MAX_DESCRIPTION_CHARS};
 use super::{EndStatus, Status, StepType};
 
+/// Text the store can hold: PostgreSQL's text refuses NUL characters.
+pub fn storable(text: &str) -> Result<(), String> {
+    if text.contains('\0') {
+        Err("must not contain NUL characters".into())
+    } else {
+        Ok(())
+    }
+}
+
 /// A job or step description: trimmed, 1..=4000 characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Description(String);
@@ -25,8 +34,8 @@ impl Description {
             Err(format!(
                 "must be at most {MAX_DESCRIPTION_CHARS} characters (got {chars})"
             ))
-        } else if trimmed.contains('\0') {
-            Err("must not contain NUL characters".into())
+        } else if let Err(refusal) = storable(trimmed) {
+            Err(refusal)
         } else {
             Ok(Description(trimmed.to_owned()))
         }

@@ -370,12 +370,7 @@ impl Engine {
         if name.is_empty() || name.chars().count() > 200 {
             return Err(ServiceError::invalid("name", "must be 1 to 200 characters"));
         }
-        if name.contains('\0') {
-            return Err(ServiceError::invalid(
-                "name",
-                "must not contain NUL characters",
-            ));
-        }
+        super::jobs::no_nul("name", &name)?;
         let user_id = input.user_id.unwrap_or(caller.user_id);
         let (secret, hash) = new_secret();
         let mut tx = self.pool.begin().await?;

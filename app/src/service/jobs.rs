@@ -302,15 +302,9 @@ impl Engine {
     }
 }
 
-/// Text the store cannot hold (PostgreSQL's text refuses NUL) is refused naming its field.
-fn no_nul(field: &str, value: &str) -> Result<()> {
-    if value.contains('\0') {
-        return Err(ServiceError::invalid(
-            field,
-            "must not contain NUL characters",
-        ));
-    }
-    Ok(())
+/// Text the store cannot hold is refused naming its field.
+pub(super) fn no_nul(field: &str, value: &str) -> Result<()> {
+    crate::domain::storable(value).map_err(|m| ServiceError::invalid(field, m))
 }
 
 /// A time bound within years 1 to 9999 (PostgreSQL stores nothing before 4713 BC, and nothing in
