@@ -12,8 +12,8 @@ ensure_browser() {
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium fonts-liberation >/dev/null
   fi
-  if ! [ -x "$LOCAL/venv/bin/pytest" ] || ! "$LOCAL/venv/bin/python" -c 'import ovirtsdk4' 2>/dev/null; then
-    echo "installing the oVirt Python SDK and pytest in .local/venv"
+  if ! [ -x "$LOCAL/venv/bin/pytest" ] || ! "$LOCAL/venv/bin/python" -c 'import ovirtsdk4, ansible' 2>/dev/null; then
+    echo "installing the oVirt Python SDK, its Ansible modules and pytest in .local/venv"
     python3 -m venv "$LOCAL/venv"
     "$LOCAL/venv/bin/pip" install -q -r end2end/ovirt-sdk/requirements.txt
   fi

@@ -140,3 +140,42 @@ def test_steps_are_reported_with_statistics_link(connection):
     step = steps.add(types.Step(description="s", type=types.StepEnum.FINALIZING))
     stats = connection.follow_link(steps.step_service(step.id).get().statistics)
     assert list(stats) == []
+
+
+def test_the_calls_of_the_ansible_ovirt_job_module(connection):
+    """What oVirt's Ansible module `ovirt_job` sends, call for call: a job with its status and
+    `external` stated, steps of type `unknown` naming their job, found again by listing and
+    matching descriptions, ended with `succeeded`, and the job's links followed for its result."""
+    jobs = connection.system_service().jobs_service()
+    name = "ansible-" + uuid.uuid4().hex[:8]
+
+    def running(service, description):
+        return [e for e in service.list()
+                if e.description == description and e.status != types.JobStatus.FINISHED]
+
+    job = jobs.add(types.Job(description=name, status=types.JobStatus.STARTED, external=True,
+                             auto_cleared=True))
+    assert job.external is True and job.auto_cleared is True
+    steps = jobs.job_service(job.id).steps_service()
+    for description in ["first", "second"]:
+        added = steps.add(types.Step(description=description, type=types.StepEnum.UNKNOWN,
+                                     job=types.Job(id=job.id), status=types.StepStatus.STARTED,
+                                     external=True))
+        assert added.type == types.StepEnum.UNKNOWN and added.job.id == job.id
+
+    [first] = running(steps, "first")
+    steps.step_service(first.id).end(succeeded=True)
+    [second] = running(steps, "second")
+    steps.step_service(second.id).end(succeeded=False)
+    assert steps.step_service(first.id).get().status == types.StepStatus.FINISHED
+    assert steps.step_service(second.id).get().type == types.StepEnum.UNKNOWN
+
+    [found] = running(jobs, name)
+    assert found.id == job.id and found.status == types.JobStatus.FAILED
+    # The module's result follows every link of the job; none may fail other than as an SDK error.
+    listed = connection.follow_link(found.steps)
+    assert sorted(s.description for s in listed) == ["first", "second"]
+    try:
+        connection.follow_link(found.owner)
+    except sdk.NotFoundError:
+        pass

@@ -80,13 +80,17 @@ pub enum StepType {
     Validating,
     Executing,
     Finalizing,
+    /// The phase is not stated: oVirt's `StepEnum.UNKNOWN`, which its Ansible module (`ovirt_job`)
+    /// gives every step it adds.
+    Unknown,
 }
 
 impl StepType {
-    pub const ALL: [StepType; 3] = [
+    pub const ALL: [StepType; 4] = [
         StepType::Validating,
         StepType::Executing,
         StepType::Finalizing,
+        StepType::Unknown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +98,7 @@ impl StepType {
             StepType::Validating => "validating",
             StepType::Executing => "executing",
             StepType::Finalizing => "finalizing",
+            StepType::Unknown => "unknown",
         }
     }
 

@@ -550,11 +550,15 @@ pub async fn add_step(
     {
         Some(t) => StepType::parse(&t).ok_or_else(|| {
             format.bad(format!(
-                "step.type `{t}` is not one of validating, executing, finalizing"
+                "step.type `{t}` is not one of {}",
+                step_type_names()
             ))
         })?,
         None => {
-            return Err(format.bad("step.type is required: validating, executing or finalizing"))
+            return Err(format.bad(format!(
+                "step.type is required: one of {}",
+                step_type_names()
+            )))
         }
     };
     let parent_step = match input.parent_step.and_then(|p| p.id) {
@@ -665,6 +669,11 @@ pub async fn no_such(format: Format, OvirtCaller(_caller): OvirtCaller, parts: P
             parts.uri.path()
         ),
     )
+}
+
+/// The step types a plug-in may give, for messages: `validating, executing, finalizing, unknown`.
+fn step_type_names() -> String {
+    StepType::ALL.map(StepType::as_str).join(", ")
 }
 
 #[cfg(test)]

@@ -108,10 +108,13 @@ pub fn step_href(job: Uuid, step: Uuid) -> String {
     format!("{API}/jobs/{job}/steps/{step}")
 }
 
-/// oVirt knows the three plug-in phases; anything else the engine uses is `unknown` to it.
+/// oVirt knows the plug-in phases and `unknown`; any other type the engine comes to use is
+/// `unknown` to it.
 fn step_type(t: StepType) -> &'static str {
     match t {
-        StepType::Validating | StepType::Executing | StepType::Finalizing => t.as_str(),
+        StepType::Validating | StepType::Executing | StepType::Finalizing | StepType::Unknown => {
+            t.as_str()
+        }
     }
 }
 

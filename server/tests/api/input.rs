@@ -237,7 +237,7 @@ async fn capabilities_report_the_limits(pool: PgPool) {
     assert_eq!(caps["limits"]["request_body_max_bytes"], 1048576);
     assert_eq!(
         caps["step_types"],
-        json!(["validating", "executing", "finalizing"])
+        json!(["validating", "executing", "finalizing", "unknown"])
     );
 }
 

@@ -303,6 +303,37 @@ async fn ending_a_step_can_move_it_to_another_phase(pool: PgPool) {
     assert_eq!(ended["type"], "finalizing");
 }
 
+/// oVirt's `StepEnum.UNKNOWN`, which its Ansible module gives every step it adds: a step whose phase
+/// is not stated, kept and reported as such, and a phase it may move to when it ends.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_step_of_unknown_type_is_kept_as_such(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let s = app
+        .add_step(&job, json!({ "description": "s", "type": "unknown" }))
+        .await;
+    assert_eq!(s["type"], "unknown");
+    let got = expect_status(
+        app.get(&format!("/api/jobs/{}/steps/{}", id(&job), id(&s)))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(got["type"], "unknown");
+    let other = app.add_top_step(&job, "o").await;
+    let ended = expect_status(
+        app.end_step(
+            &job,
+            &other,
+            json!({ "status": "finished", "type": "unknown" }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(ended["type"], "unknown");
+}
+
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
 async fn a_step_may_be_recorded_as_already_ended(pool: PgPool) {
     let app = spawn_app(pool).await;
