@@ -799,50 +799,57 @@ impl CommandRunner {
                 )
                 .await?;
             let ids: Vec<Uuid> = page.items.iter().map(|j| j.id).collect();
-            let steps = self.engine.steps_of(&ids).await?;
-            for job in &page.items {
-                let mine: Vec<&Step> = steps.iter().filter(|s| s.job_id == job.id).collect();
-                match &mut sink {
-                    Sink::Jsonl(out) => {
-                        let mut value = serde_json::to_value(job).unwrap_or_default();
-                        value["steps"] = serde_json::to_value(&mine).unwrap_or_default();
-                        serde_json::to_writer(&mut *out, &value).map_err(|e| fail(&e))?;
-                        out.write_all(b"\n").map_err(|e| fail(&e))?;
-                    }
-                    Sink::Csv(w) => {
-                        let job_cols = [
-                            job.id.to_string(),
-                            job.description.clone(),
-                            job.status.to_string(),
-                            job.is_external.to_string(),
-                            job.owner_name.clone(),
-                            job.correlation_id.clone().unwrap_or_default(),
-                            job.start_time.to_rfc3339(),
-                            time(job.end_time),
-                        ];
-                        if mine.is_empty() {
-                            let mut row = job_cols.to_vec();
-                            row.extend(std::iter::repeat_n(String::new(), 9));
-                            w.write_record(&row).map_err(|e| fail(&e))?;
+            // The page's jobs in runs whose steps together stay within the load budget: a page
+            // of jobs with 100,000 steps each must not be read into memory at once.
+            let mut from = 0;
+            while from < ids.len() {
+                let (covered, steps) = self.engine.steps_of(&ids[from..]).await?;
+                let mut by_job = steps_by_job(steps);
+                for job in &page.items[from..from + covered] {
+                    let mine = by_job.remove(&job.id).unwrap_or_default();
+                    match &mut sink {
+                        Sink::Jsonl(out) => {
+                            let mut value = serde_json::to_value(job).unwrap_or_default();
+                            value["steps"] = serde_json::to_value(&mine).unwrap_or_default();
+                            serde_json::to_writer(&mut *out, &value).map_err(|e| fail(&e))?;
+                            out.write_all(b"\n").map_err(|e| fail(&e))?;
                         }
-                        for s in mine {
-                            let mut row = job_cols.to_vec();
-                            row.extend([
-                                s.id.to_string(),
-                                s.parent_step_id.map(|p| p.to_string()).unwrap_or_default(),
-                                s.number.to_string(),
-                                s.step_type.as_str().to_owned(),
-                                s.description.clone(),
-                                s.status.to_string(),
-                                s.progress.map(|p| p.to_string()).unwrap_or_default(),
-                                s.start_time.to_rfc3339(),
-                                time(s.end_time),
-                            ]);
-                            w.write_record(&row).map_err(|e| fail(&e))?;
+                        Sink::Csv(w) => {
+                            let job_cols = [
+                                job.id.to_string(),
+                                job.description.clone(),
+                                job.status.to_string(),
+                                job.is_external.to_string(),
+                                job.owner_name.clone(),
+                                job.correlation_id.clone().unwrap_or_default(),
+                                job.start_time.to_rfc3339(),
+                                time(job.end_time),
+                            ];
+                            if mine.is_empty() {
+                                let mut row = job_cols.to_vec();
+                                row.extend(std::iter::repeat_n(String::new(), 9));
+                                w.write_record(&row).map_err(|e| fail(&e))?;
+                            }
+                            for s in mine {
+                                let mut row = job_cols.to_vec();
+                                row.extend([
+                                    s.id.to_string(),
+                                    s.parent_step_id.map(|p| p.to_string()).unwrap_or_default(),
+                                    s.number.to_string(),
+                                    s.step_type.as_str().to_owned(),
+                                    s.description.clone(),
+                                    s.status.to_string(),
+                                    s.progress.map(|p| p.to_string()).unwrap_or_default(),
+                                    s.start_time.to_rfc3339(),
+                                    time(s.end_time),
+                                ]);
+                                w.write_record(&row).map_err(|e| fail(&e))?;
+                            }
                         }
                     }
+                    done += 1;
                 }
-                done += 1;
+                from += covered;
             }
             self.progress(t, step, done, total.max(done)).await;
             match page.next_cursor {
@@ -865,6 +872,32 @@ impl CommandRunner {
             .await?;
         Ok(format!("Exported {done} job(s): /api/exports/{id}"))
     }
+}
+
+/// Most steps one read of several jobs' steps brings into memory (an oVirt list with
+/// `follow=steps`, a page of an export): as many as one job may hold.
+pub const MAX_STEPS_PER_LOAD: i64 = crate::domain::limits::MAX_STEPS_PER_JOB as i64;
+
+/// How many of `ids`, from the first, hold at most [`MAX_STEPS_PER_LOAD`] steps together; at least
+/// one, since a job holds no more than that itself.
+fn within_budget(ids: &[Uuid], steps_of: impl Fn(&Uuid) -> i64) -> usize {
+    let mut total = 0;
+    for (n, id) in ids.iter().enumerate() {
+        total += steps_of(id);
+        if total > MAX_STEPS_PER_LOAD && n > 0 {
+            return n;
+        }
+    }
+    ids.len()
+}
+
+/// Steps grouped by their job, each group in the order given.
+pub fn steps_by_job(steps: Vec<Step>) -> std::collections::HashMap<Uuid, Vec<Step>> {
+    let mut by_job: std::collections::HashMap<Uuid, Vec<Step>> = std::collections::HashMap::new();
+    for s in steps {
+        by_job.entry(s.job_id).or_default().push(s);
+    }
+    by_job
 }
 
 fn describe(text: String) -> Result<Description> {
@@ -979,22 +1012,39 @@ impl Engine {
         Ok(deleted)
     }
 
-    /// The steps of several jobs, in one query (needs VIEW_TASKS).
-    pub async fn steps_of_jobs(&self, caller: &Caller, job_ids: &[Uuid]) -> Result<Vec<Step>> {
+    /// The steps of the first of `job_ids` (needs VIEW_TASKS): as many jobs, in order, as hold at
+    /// most [`MAX_STEPS_PER_LOAD`] steps together, and always the first. Returns how many of the
+    /// jobs that is, and their steps, parents before children.
+    pub async fn steps_of_jobs(
+        &self,
+        caller: &Caller,
+        job_ids: &[Uuid],
+    ) -> Result<(usize, Vec<Step>)> {
         caller.require(ActionGroup::ViewTasks)?;
         self.steps_of(job_ids).await
     }
 
-    /// The steps of several jobs, in one query.
-    async fn steps_of(&self, job_ids: &[Uuid]) -> Result<Vec<Step>> {
+    /// As [`Engine::steps_of_jobs`], without the permission check: two queries, whatever the
+    /// number of jobs, and never more than the budget (plus what is added meanwhile) in memory.
+    async fn steps_of(&self, job_ids: &[Uuid]) -> Result<(usize, Vec<Step>)> {
+        let counts: Vec<(Uuid, i32)> =
+            sqlx::query_as("select id, step_count from job where id = any($1)")
+                .bind(job_ids)
+                .fetch_all(&self.pool)
+                .await?;
+        let counts: std::collections::HashMap<Uuid, i64> = counts
+            .into_iter()
+            .map(|(id, n)| (id, i64::from(n)))
+            .collect();
+        let covered = within_budget(job_ids, |id| counts.get(id).copied().unwrap_or(0));
         let rows: Vec<super::rows::StepRow> = sqlx::query_as(&format!(
             "select {} from step s where s.job_id = any($1) order by s.job_id, s.depth, s.number",
             super::rows::STEP_COLUMNS
         ))
-        .bind(job_ids)
+        .bind(&job_ids[..covered])
         .fetch_all(&self.pool)
         .await?;
-        super::rows::steps(rows)
+        Ok((covered, super::rows::steps(rows)?))
     }
 
     /// An export the caller may download: its own, or any with MANAGE_TASKS.
@@ -1016,5 +1066,30 @@ impl Engine {
             path: PathBuf::from(path),
             format,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_takes_jobs_until_their_steps_pass_the_budget_and_always_the_first() {
+        let ids: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
+        let of = |counts: [i64; 4]| {
+            let ids = ids.clone();
+            move |id: &Uuid| counts[ids.iter().position(|i| i == id).unwrap()]
+        };
+        assert_eq!(within_budget(&ids, of([1, 2, 3, 4])), 4);
+        assert_eq!(within_budget(&ids, of([1, MAX_STEPS_PER_LOAD, 1, 1])), 1);
+        assert_eq!(
+            within_budget(&ids, of([MAX_STEPS_PER_LOAD - 1, 1, 1, 1])),
+            2
+        );
+        assert_eq!(
+            within_budget(&ids, of([MAX_STEPS_PER_LOAD + 5, 1, 1, 1])),
+            1
+        );
+        assert_eq!(within_budget(&[], of([0; 4])), 0);
     }
 }

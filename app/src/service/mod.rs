@@ -17,6 +17,7 @@ mod steps;
 pub mod users;
 
 pub use audit::Origin;
+pub use commands::{steps_by_job, MAX_STEPS_PER_LOAD};
 pub use error::{FieldError, ServiceError};
 pub use idempotency::IdempotencyKey;
 pub use jobs::Page;

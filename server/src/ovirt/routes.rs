@@ -308,16 +308,18 @@ pub async fn list_jobs(
             None => break,
         }
     }
-    // `follow=steps`: every listed job's steps in one query, not one per job.
-    let steps = if follows_steps(query.follow.as_deref()) {
+    // `follow=steps`: the listed jobs' steps in one query, not one per job. The list then ends
+    // with the last job whose steps fit in one load (`MAX_STEPS_PER_LOAD`, as many as one job may
+    // hold), so a thousand large jobs never come into memory at once.
+    let mut steps = if follows_steps(query.follow.as_deref()) {
         let ids: Vec<Uuid> = jobs.iter().map(|j| j.id).collect();
-        Some(
-            state
-                .engine
-                .steps_of_jobs(&caller, &ids)
-                .await
-                .map_err(|e| format.error(e))?,
-        )
+        let (covered, steps) = state
+            .engine
+            .steps_of_jobs(&caller, &ids)
+            .await
+            .map_err(|e| format.error(e))?;
+        jobs.truncate(covered);
+        Some(app::service::steps_by_job(steps))
     } else {
         None
     };
@@ -325,11 +327,9 @@ pub async fn list_jobs(
         .iter()
         .map(|job| {
             // Parent before children, siblings by number, as the steps list has them.
-            let mine: Option<Vec<Step>> = steps.as_ref().map(|all| {
-                flatten(build_tree(
-                    all.iter().filter(|s| s.job_id == job.id).cloned().collect(),
-                ))
-            });
+            let mine: Option<Vec<Step>> = steps
+                .as_mut()
+                .map(|by_job| flatten(build_tree(by_job.remove(&job.id).unwrap_or_default())));
             JobOut::from_job(job, mine.as_deref())
         })
         .collect();

@@ -9,6 +9,7 @@ mod events;
 mod idempotency;
 mod input;
 mod jobs;
+mod large;
 mod list;
 mod outage;
 mod permissions;

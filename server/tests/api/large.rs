@@ -1,0 +1,116 @@
+//! Jobs holding many steps: reads of several jobs' steps at once stay within one load's budget
+//! (`MAX_STEPS_PER_LOAD`, as many steps as one job may hold) whatever the jobs hold.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::helpers::*;
+
+/// Give `job` `n` more running steps directly in the store, as a plug-in would over time.
+async fn fill(app: &TestApp, job: &Value, n: i32) {
+    let job_id: uuid::Uuid = id(job).parse().unwrap();
+    sqlx::query(
+        "insert into step (id, job_id, number, depth, step_type, description, status, is_external)
+         select gen_random_uuid(), $1, g, 1, 'executing', 'filler', 'started', true
+           from generate_series(0, $2 - 1) g",
+    )
+    .bind(job_id)
+    .bind(n)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query("update job set step_count = $2, root_count = $2 where id = $1")
+        .bind(job_id)
+        .bind(n)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+}
+
+/// Three jobs, oldest first: one step, the most one job may hold, one step.
+async fn three_jobs(app: &TestApp) -> (Value, Value, Value) {
+    let oldest = app.add_job("large oldest").await;
+    app.add_top_step(&oldest, "only").await;
+    let big = app.add_job("large big").await;
+    fill(app, &big, 100_000).await;
+    let newest = app.add_job("large newest").await;
+    app.add_top_step(&newest, "only").await;
+    (oldest, big, newest)
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn an_ovirt_list_following_steps_ends_where_one_load_is_full(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (_, _, newest) = three_jobs(&app).await;
+    let list = |query: &'static str| {
+        app.client
+            .get(app.url(&format!("/ovirt-engine/api/jobs{query}")))
+            .bearer_auth(&app.token)
+            .header("Accept", "application/json")
+            .send()
+    };
+    let answer: Value = list("?follow=steps").await.unwrap().json().await.unwrap();
+    let jobs = answer["job"].as_array().unwrap();
+    // The newest job's one step and the big job's 100,000 are more than one load: the list ends
+    // after the newest, with its steps.
+    assert_eq!(jobs.len(), 1, "{answer:.2000}");
+    assert_eq!(jobs[0]["id"], newest["id"]);
+    assert_eq!(jobs[0]["steps"]["step"][0]["description"], "only");
+    // Without steps the list holds all three.
+    let answer: Value = list("").await.unwrap().json().await.unwrap();
+    assert_eq!(answer["job"].as_array().unwrap().len(), 3);
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn an_export_of_jobs_with_many_steps_holds_every_step(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (oldest, big, newest) = three_jobs(&app).await;
+    let accepted = expect_status(
+        app.post(
+            "/api/commands/ExportJobs",
+            &json!({ "format": "jsonl", "filter": { "q": "large" } }),
+        )
+        .await,
+        202,
+    )
+    .await;
+    let mut result = Value::Null;
+    for _ in 0..600 {
+        let job = app.job(&accepted["job"]).await;
+        if job["end_time"].is_string() {
+            result = job;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(result["status"], "finished", "{result}");
+    let url = result["result"]
+        .as_str()
+        .unwrap()
+        .split(": ")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let text = expect_text(app.get(&url).await).await;
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let steps_of = |job: &Value| {
+        lines
+            .iter()
+            .find(|l| l["id"] == job["id"])
+            .map(|l| l["steps"].as_array().unwrap().len())
+    };
+    assert_eq!(lines.len(), 3);
+    assert_eq!(steps_of(&newest), Some(1));
+    assert_eq!(steps_of(&big), Some(100_000));
+    assert_eq!(steps_of(&oldest), Some(1));
+}
+
+async fn expect_text(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
