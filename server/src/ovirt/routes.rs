@@ -15,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::xml::{self, ActionIn, JobIn, JobOut, JobsOut, Ref, StepIn, StepOut, StepsOut, API};
+use super::xml::{
+    self, ActionIn, JobIn, JobOut, JobsOut, Ref, StepIn, StepItems, StepOut, StepsOut, API,
+};
 use crate::http::extract::{correlation_of, parse_form};
 use crate::http::AppState;
 
@@ -323,15 +325,19 @@ pub async fn list_jobs(
     } else {
         None
     };
-    let out = jobs
+    // Each job's steps parent before children, siblings by number, as the steps list has them.
+    let steps_of_each: Vec<Option<Vec<Step>>> = jobs
         .iter()
         .map(|job| {
-            // Parent before children, siblings by number, as the steps list has them.
-            let mine: Option<Vec<Step>> = steps
+            steps
                 .as_mut()
-                .map(|by_job| flatten(build_tree(by_job.remove(&job.id).unwrap_or_default())));
-            JobOut::from_job(job, mine.as_deref())
+                .map(|by_job| flatten(build_tree(by_job.remove(&job.id).unwrap_or_default())))
         })
+        .collect();
+    let out = jobs
+        .iter()
+        .zip(&steps_of_each)
+        .map(|(job, mine)| JobOut::from_job(job, mine.as_deref()))
         .collect();
     Ok(format.respond(StatusCode::OK, &JobsOut { job: out }))
 }
@@ -526,8 +532,12 @@ pub async fn list_steps(
         app::domain::StepList::Flat { items } => items,
         app::domain::StepList::Tree { items } => flatten(items),
     };
-    let step = items.iter().map(StepOut::from_step).collect();
-    Ok(format.respond(StatusCode::OK, &StepsOut { step }))
+    Ok(format.respond(
+        StatusCode::OK,
+        &StepsOut {
+            step: StepItems(&items),
+        },
+    ))
 }
 
 /// `POST /ovirt-engine/api/jobs/{id}/steps`: `<step><description/><type/><parent_step id/></step>`.

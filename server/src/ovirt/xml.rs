@@ -36,7 +36,7 @@ pub struct Actions {
 
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(rename = "job")]
-pub struct JobOut {
+pub struct JobOut<'a> {
     #[serde(rename = "@href")]
     pub href: String,
     #[serde(rename = "@id")]
@@ -53,13 +53,13 @@ pub struct JobOut {
     pub status: String,
     pub owner: Ref,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub steps: Option<StepsOut>,
+    pub steps: Option<StepsOut<'a>>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(rename = "jobs")]
-pub struct JobsOut {
-    pub job: Vec<JobOut>,
+pub struct JobsOut<'a> {
+    pub job: Vec<JobOut<'a>>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -89,8 +89,19 @@ pub struct StepOut {
 
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(rename = "steps")]
-pub struct StepsOut {
-    pub step: Vec<StepOut>,
+pub struct StepsOut<'a> {
+    pub step: StepItems<'a>,
+}
+
+/// Steps written one by one as they are serialised: a job may hold 100,000 of them, and their
+/// written-out forms all at once (hrefs, links, dates as strings) took about a kilobyte each.
+#[derive(Debug, PartialEq)]
+pub struct StepItems<'a>(pub &'a [Step]);
+
+impl Serialize for StepItems<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(StepOut::from_step))
+    }
 }
 
 fn link(href: String, rel: &str) -> Link {
@@ -122,8 +133,8 @@ fn status(s: Status) -> &'static str {
     s.as_str()
 }
 
-impl JobOut {
-    pub fn from_job(job: &Job, steps: Option<&[Step]>) -> JobOut {
+impl<'a> JobOut<'a> {
+    pub fn from_job(job: &Job, steps: Option<&'a [Step]>) -> JobOut<'a> {
         let href = job_href(job.id);
         JobOut {
             actions: Actions {
@@ -144,9 +155,7 @@ impl JobOut {
                 href: format!("{API}/users/{}", job.owner),
                 id: job.owner.to_string(),
             },
-            steps: steps.map(|s| StepsOut {
-                step: s.iter().map(StepOut::from_step).collect(),
-            }),
+            steps: steps.map(|s| StepsOut { step: StepItems(s) }),
             id: job.id.to_string(),
             href,
         }
@@ -214,11 +223,12 @@ pub struct ActionIn {
 }
 
 /// Serialise as XML (no declaration needed; one is added for old clients' comfort).
+/// Written straight after the declaration, not copied behind it: a list of a full job's steps is
+/// some 80 MB of XML.
 pub fn to_xml<T: Serialize>(value: &T) -> Result<String, quick_xml::SeError> {
-    let body = quick_xml::se::to_string(value)?;
-    Ok(format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n{body}"
-    ))
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n");
+    quick_xml::se::to_writer(&mut out, value)?;
+    Ok(out)
 }
 
 /// The same value as oVirt's JSON: attributes become plain keys.
