@@ -97,3 +97,41 @@ test('a TaskViewer sees jobs but no action buttons', async ({ page, request }) =
   await expect(page.getByRole('button', { name: 'End job…' })).toHaveCount(0);
   await expect(page.getByRole('button', { name: 'Clear' })).toHaveCount(0);
 });
+
+test('a job with hundreds of steps on one level shows them 200 at a time, in the tree and on the timeline', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const job = await admin.post('/api/jobs', { description: unique('Wide job') });
+  // 250 steps, sent 25 at a time.
+  for (let batch = 0; batch < 10; batch++) {
+    await Promise.all(Array.from({ length: 25 }, (_, i) =>
+      admin.post(`/api/jobs/${job.id}/steps`, { description: `Part ${batch * 25 + i}`, type: 'executing' })));
+  }
+  await signIn(page);
+  await page.goto(`/jobs/${job.id}`);
+  await expect(page.getByTestId('step-row')).toHaveCount(200);
+  await expect(page.getByTestId('timeline-bar')).toHaveCount(200);
+  const more = page.getByTestId('more-steps');
+  await expect(more).toContainText('Show 50 more');
+  await expect(more).toContainText('200 of 250 steps shown');
+  // Keyboard: the button is reachable and works with Enter.
+  await more.getByRole('button').focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('step-row')).toHaveCount(250);
+  await expect(more).toHaveCount(0);
+  await page.getByTestId('more-bars').getByRole('button').click();
+  await expect(page.getByTestId('timeline-bar')).toHaveCount(250);
+  // A live update redraws the job but keeps what the person opened: a step collapsed by hand stays
+  // collapsed, and the windows shown stay shown.
+  const first = (await admin.get(`/api/jobs/${job.id}/steps`)).items[0];
+  const folded = page.getByTestId('step-row')
+    .filter({ has: page.locator('.desc', { hasText: new RegExp(`^${first.description}$`) }) });
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'A sub-step', type: 'executing', parent_id: first.id, parent_type: 'step' });
+  await expect(folded).toHaveAttribute('aria-expanded', 'true');
+  await folded.getByRole('button', { name: 'Collapse' }).click();
+  await expect(folded).toHaveAttribute('aria-expanded', 'false');
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Part 250', type: 'executing' });
+  await expect(page.getByTestId('step-row').filter({ hasText: 'Part 250' })).toHaveCount(1);
+  await expect(page.getByTestId('timeline-bar')).toHaveCount(252);
+  await expect(folded).toHaveAttribute('aria-expanded', 'false');
+  await expect(page.getByTestId('more-steps')).toHaveCount(0);
+});

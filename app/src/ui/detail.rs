@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::format;
 use super::jobs::Progress;
 use super::live::use_live;
-use super::tree::StepTree;
+use super::tree::{StepTree, TreeState, STEPS_PER_WINDOW};
 use super::{use_me, ErrorNote};
 use crate::api::{clear_job, end_job, get_job};
 use crate::domain::{flatten, ActionGroup, EndStatus, Job, Status, Step};
@@ -23,6 +23,8 @@ pub fn JobDetail() -> impl IntoView {
             .and_then(|s| Uuid::parse_str(&s).ok())
     };
     let live = use_live();
+    // What the person opened in the tree and the timeline outlives each redraw of the job.
+    provide_context(TreeState::new());
     // Any event of this job reloads it (debounced by the resource: the last answer wins).
     let refresh = RwSignal::new(0u32);
     Effect::new(move |_| {
@@ -192,19 +194,24 @@ fn Timeline(
 ) -> impl IntoView {
     let now = super::live::use_now();
     let depth = depths(&steps);
-    let rows = steps
+    let total = steps.len();
+    let all = StoredValue::new(steps.into_iter().zip(depth).collect::<Vec<_>>());
+    // As the tree: a window of bars at a time, each running bar a closure on the clock.
+    let windows = use_context::<TreeState>()
+        .unwrap_or_default()
+        .timeline_windows;
+    let shown = move || (windows.get() * STEPS_PER_WINDOW).min(total);
+    let bars = move |w: usize| {
+        all.with_value(|all| {
+            all[w * STEPS_PER_WINDOW..((w + 1) * STEPS_PER_WINDOW).min(total)].to_vec()
+        })
         .into_iter()
-        .zip(depth)
-        .map(|(step, level)| {
+        .map(move |(step, level)| {
             let (_, word, class) = format::status(step.status);
             let start = step.start_time;
             let end = step.end_time;
             let style = move || {
-                let axis = job_end.unwrap_or_else(|| now.get()).max(start) - job_start;
-                let span = axis.num_milliseconds().max(1000) as f64;
-                let left = ((start - job_start).num_milliseconds().max(0) as f64 / span * 100.0).min(100.0);
-                let stop = end.unwrap_or_else(|| now.get());
-                let width = ((stop - start).num_milliseconds().max(0) as f64 / span * 100.0).clamp(0.4, 100.0 - left);
+                let (left, width) = bar(job_start, job_end.unwrap_or_else(|| now.get()), start, end.unwrap_or_else(|| now.get()));
                 format!("left: {left:.2}%; width: {width:.2}%")
             };
             view! {
@@ -217,16 +224,55 @@ fn Timeline(
                 </li>
             }
         })
-        .collect_view();
+        .collect_view()
+    };
     view! {
         <div class="timeline" role="img" aria-label="Timeline of the job's steps">
             <div class="tl-axis" aria-hidden="true">
                 <span>{format::time(job_start)}</span>
                 <span>{move || format::time(job_end.unwrap_or_else(|| now.get()))}</span>
             </div>
-            <ul class="tl-rows">{rows}</ul>
+            <ul class="tl-rows">
+                <For each=move || 0..total.div_ceil(STEPS_PER_WINDOW).min(windows.get()) key=|w| *w let:w>
+                    {bars(w)}
+                </For>
+            </ul>
         </div>
+        <Show when=move || shown() < total>
+            <p class="more" data-testid="more-bars">
+                <button type="button" on:click=move |_| windows.update(|w| *w += 1)>
+                    {move || format!(
+                        "Show {} more",
+                        format::count((total - shown()).min(STEPS_PER_WINDOW))
+                    )}
+                </button>
+                <span class="muted">
+                    {move || format!(" — {} of {} steps on the timeline", format::count(shown()), format::count(total))}
+                </span>
+            </p>
+        </Show>
     }
+}
+
+/// Where a step's bar stands on the job's axis, in percent: its left edge and its width, at least
+/// 0.4 so that an instant stays visible, and never past the axis' end. A step that starts at the very
+/// end of the axis (one just added to a running job) used to ask for a width between 0.4 and 0, and
+/// that panic stopped the whole page.
+fn bar(
+    job_start: DateTime<Utc>,
+    axis_end: DateTime<Utc>,
+    start: DateTime<Utc>,
+    stop: DateTime<Utc>,
+) -> (f64, f64) {
+    let span = (axis_end.max(start) - job_start)
+        .num_milliseconds()
+        .max(1000) as f64;
+    let percent = |from: DateTime<Utc>, to: DateTime<Utc>| {
+        (to - from).num_milliseconds().max(0) as f64 / span * 100.0
+    };
+    let left = percent(job_start, start).min(99.6);
+    let width = percent(start, stop).max(0.4).min(100.0 - left);
+    (left, width)
 }
 
 /// Each step's depth (0 for a top-level step), in the flattened order.
@@ -243,4 +289,27 @@ fn depths(steps: &[Step]) -> Vec<usize> {
             d
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bar_stays_on_the_axis_wherever_its_step_starts() {
+        let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
+        assert_eq!(bar(at(0), at(10_000), at(0), at(10_000)), (0.0, 100.0));
+        assert_eq!(bar(at(0), at(10_000), at(2_500), at(5_000)), (25.0, 25.0));
+        // An instant is still seen.
+        assert_eq!(bar(at(0), at(10_000), at(5_000), at(5_000)), (50.0, 0.4));
+        // Started at the very end of the axis, or after it (clocks), or ending after it.
+        for (start, stop) in [(10_000, 10_000), (12_000, 12_500), (9_990, 20_000)] {
+            let (left, width) = bar(at(0), at(10_000), at(start), at(stop));
+            assert!((0.0..=99.6).contains(&left), "{start}: {left}");
+            assert!(
+                width >= 0.4 && left + width <= 100.0 + 1e-9,
+                "{start}: {left} + {width}"
+            );
+        }
+    }
 }

@@ -37,6 +37,19 @@ pub fn status(status: Status) -> (&'static str, &'static str, &'static str) {
     }
 }
 
+/// A count with thousands separated: `100,000`.
+pub fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +61,18 @@ mod tests {
         assert_eq!(duration(t0, at(4)), "4.0 s");
         assert_eq!(duration(t0, at(125)), "2 min 05 s");
         assert_eq!(duration(t0, at(3 * 3600 + 240)), "3 h 04 min");
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        for (n, text) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (100_000, "100,000"),
+            (1_234_567, "1,234,567"),
+        ] {
+            assert_eq!(count(n), text);
+        }
     }
 }

@@ -9,9 +9,47 @@ use super::ErrorNote;
 use crate::api::get_job;
 use crate::domain::StepNode;
 
+/// What the person opened in a tree: which steps are expanded or collapsed by hand, and how many
+/// windows of each level (and of the timeline) are shown. A live update redraws the tree from a fresh
+/// copy of the job; this keeps what the person did. A page that redraws the tree's parent too (the
+/// job's detail) provides one for its own lifetime; otherwise each tree keeps its own.
+#[derive(Clone, Copy)]
+pub struct TreeState {
+    expanded: StoredValue<std::collections::HashMap<Uuid, bool>>,
+    windows: StoredValue<std::collections::HashMap<Option<Uuid>, usize>>,
+    /// Windows of the timeline shown.
+    pub timeline_windows: RwSignal<usize>,
+}
+
+impl TreeState {
+    pub fn new() -> TreeState {
+        TreeState {
+            expanded: StoredValue::new(Default::default()),
+            windows: StoredValue::new(Default::default()),
+            timeline_windows: RwSignal::new(1),
+        }
+    }
+
+    /// The one provided above, or a new one.
+    fn here() -> TreeState {
+        use_context::<TreeState>().unwrap_or_else(|| {
+            let state = TreeState::new();
+            provide_context(state);
+            state
+        })
+    }
+}
+
+impl Default for TreeState {
+    fn default() -> Self {
+        TreeState::new()
+    }
+}
+
 /// The steps of `job_id`, reloaded whenever `refresh` changes.
 #[component]
 pub fn StepTree(job_id: Uuid, refresh: Signal<u32>, level: u32) -> impl IntoView {
+    let _ = TreeState::here();
     let job = LocalResource::new(move || {
         let _ = refresh.get();
         async move { get_job(job_id).await }
@@ -30,13 +68,59 @@ pub fn StepTree(job_id: Uuid, refresh: Signal<u32>, level: u32) -> impl IntoView
             {move || match shown.get() {
                 None => view! { <li class="placeholder" aria-busy="true">"Loading steps…"</li> }.into_any(),
                 Some(nodes) if nodes.is_empty() => view! { <li class="placeholder">"No steps yet."</li> }.into_any(),
-                Some(nodes) => nodes
-                    .into_iter()
-                    .map(|node| view! { <StepItem node level/> })
-                    .collect_view()
-                    .into_any(),
+                Some(nodes) => view! { <StepItems nodes level parent=None/> }.into_any(),
             }}
         </ul>
+    }
+}
+
+/// Steps shown at first on one level, and added by each "Show more": a job may hold 100,000 steps
+/// on one level, and all of them at once took the browser a minute and a half and 1.6 million nodes.
+pub const STEPS_PER_WINDOW: usize = 200;
+
+/// The steps of one level, the first [`STEPS_PER_WINDOW`] of them, then more on request. Shown
+/// windows stay as they are (expanded steps stay expanded) when another is added.
+#[component]
+fn StepItems(nodes: Vec<StepNode>, level: u32, parent: Option<Uuid>) -> impl IntoView {
+    let state = TreeState::here();
+    let total = nodes.len();
+    let nodes = StoredValue::new(nodes);
+    let windows = RwSignal::new(
+        state
+            .windows
+            .with_value(|w| w.get(&parent).copied().unwrap_or(1)),
+    );
+    let more = move |_| {
+        windows.update(|w| *w += 1);
+        let n = windows.get_untracked();
+        state.windows.update_value(|w| {
+            w.insert(parent, n);
+        });
+    };
+    let shown = move || (windows.get() * STEPS_PER_WINDOW).min(total);
+    view! {
+        <For each=move || 0..total.div_ceil(STEPS_PER_WINDOW).min(windows.get()) key=|w| *w let:w>
+            {nodes.with_value(|all| {
+                all[w * STEPS_PER_WINDOW..((w + 1) * STEPS_PER_WINDOW).min(total)]
+                    .iter()
+                    .cloned()
+                    .map(|node| view! { <StepItem node level/> }.into_any())
+                    .collect_view()
+            })}
+        </For>
+        <Show when=move || shown() < total>
+            <li class="more" data-testid="more-steps">
+                <button type="button" on:click=more>
+                    {move || format!(
+                        "Show {} more",
+                        format::count((total - shown()).min(STEPS_PER_WINDOW))
+                    )}
+                </button>
+                <span class="muted">
+                    {move || format!(" — {} of {} steps shown", format::count(shown()), format::count(total))}
+                </span>
+            </li>
+        </Show>
     }
 }
 
@@ -47,11 +131,22 @@ const AUTO_EXPAND_CHILDREN: usize = 25;
 /// One step and, expanded, its sub-steps (rendered only while expanded).
 #[component]
 fn StepItem(node: StepNode, level: u32) -> impl IntoView {
+    let state = TreeState::here();
+    let id = node.step.id;
     let has_children = !node.children.is_empty();
-    let expanded = RwSignal::new(node.children.len() <= AUTO_EXPAND_CHILDREN);
+    let expanded = RwSignal::new(
+        state
+            .expanded
+            .with_value(|e| e.get(&id).copied())
+            .unwrap_or(node.children.len() <= AUTO_EXPAND_CHILDREN),
+    );
     let toggle = move || {
         if has_children {
-            expanded.update(|e| *e = !*e)
+            expanded.update(|e| *e = !*e);
+            let now = expanded.get_untracked();
+            state.expanded.update_value(|e| {
+                e.insert(id, now);
+            });
         }
     };
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
@@ -98,11 +193,7 @@ fn StepItem(node: StepNode, level: u32) -> impl IntoView {
             </div>
             <Show when=move || has_children && expanded.get()>
                 <ul role="group" class="steps">
-                    {children
-                        .clone()
-                        .into_iter()
-                        .map(|child| view! { <StepItem node=child level=level + 1/> }.into_any())
-                        .collect_view()}
+                    <StepItems nodes=children.clone() level=level + 1 parent=Some(id)/>
                 </ul>
             </Show>
         </li>
