@@ -135,3 +135,21 @@ test('a job with hundreds of steps on one level shows them 200 at a time, in the
   await expect(folded).toHaveAttribute('aria-expanded', 'false');
   await expect(page.getByTestId('more-steps')).toHaveCount(0);
 });
+
+test("a change to an open job's detail fetches the job once, steps included", async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const job = await admin.post('/api/jobs', { description: unique('Fetched once') });
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'First', type: 'executing' });
+  await signIn(page);
+  await page.goto(`/jobs/${job.id}`);
+  await expect(page.getByTestId('step-row')).toHaveCount(1);
+  await expect(page.getByTestId('connection')).toHaveText('Live');
+  let fetches = 0;
+  page.on('request', (r) => { if (/\/sfn\/.*get_job/i.test(r.url())) fetches++; });
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Second', type: 'executing' });
+  await expect(page.getByTestId('step-row')).toHaveCount(2);
+  await expect(page.getByTestId('timeline-bar')).toHaveCount(2);
+  // The tree used to fetch the whole job twice more: a job of 100,000 steps is 29 MB each time.
+  await page.waitForTimeout(1000);
+  expect(fetches).toBe(1);
+});

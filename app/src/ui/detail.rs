@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::format;
 use super::jobs::Progress;
 use super::live::use_live;
-use super::tree::{StepTree, TreeState, STEPS_PER_WINDOW};
+use super::tree::{of, show_more, TopSteps, TreeState, STEPS_PER_WINDOW};
 use super::{use_me, ErrorNote};
 use crate::api::{clear_job, end_job, get_job};
 use crate::domain::{flatten, ActionGroup, EndStatus, Job, Status, Step};
@@ -61,20 +61,19 @@ pub fn JobDetail() -> impl IntoView {
         {move || match (job_id(), shown.get()) {
             (None, _) => view! { <p class="error" role="alert">"That is not a job id."</p> }.into_any(),
             (Some(_), None) => view! { <section class="card" aria-busy="true">"Loading the job…"</section> }.into_any(),
-            (Some(_), Some(j)) => view! { <JobView job=j refresh/> }.into_any(),
+            (Some(_), Some(j)) => view! { <JobView job=j/> }.into_any(),
         }}
     }
 }
 
 #[component]
-fn JobView(job: Job, refresh: RwSignal<u32>) -> impl IntoView {
+fn JobView(job: Job) -> impl IntoView {
     let me = use_me();
     let may_change = me.can(ActionGroup::ManageTasks)
         || (me.can(ActionGroup::InjectExternalTasks) && me.id == job.owner);
     let (icon, word, class) = format::status(job.status);
     let steps = flatten(job.steps.clone().unwrap_or_default());
     let id = job.id;
-    let tree_refresh = Signal::derive(move || refresh.get());
     view! {
         <section class="card job-facts" aria-labelledby="job-title">
             <h2 id="job-title">{job.description.clone()}</h2>
@@ -96,7 +95,9 @@ fn JobView(job: Job, refresh: RwSignal<u32>) -> impl IntoView {
             <div class="card">
                 <h3>"Steps"</h3>
                 <ul role="tree" aria-label="Steps" class="job-list">
-                    <StepTree job_id=id refresh=tree_refresh level=1/>
+                    <ul role="group" class="steps">
+                        <TopSteps nodes=job.steps.clone().unwrap_or_default() level=1/>
+                    </ul>
                 </ul>
             </div>
             <div class="card">
@@ -241,14 +242,9 @@ fn Timeline(
         <Show when=move || shown() < total>
             <p class="more" data-testid="more-bars">
                 <button type="button" on:click=move |_| windows.update(|w| *w += 1)>
-                    {move || format!(
-                        "Show {} more",
-                        format::count((total - shown()).min(STEPS_PER_WINDOW))
-                    )}
+                    {move || show_more(shown(), total)}
                 </button>
-                <span class="muted">
-                    {move || format!(" — {} of {} steps on the timeline", format::count(shown()), format::count(total))}
-                </span>
+                <span class="muted">{move || format!(" — {} steps on the timeline", of(shown(), total))}</span>
             </p>
         </Show>
     }

@@ -67,10 +67,20 @@ pub fn StepTree(job_id: Uuid, refresh: Signal<u32>, level: u32) -> impl IntoView
             {move || error.get().map(|e| view! { <li><ErrorNote error=e/></li> })}
             {move || match shown.get() {
                 None => view! { <li class="placeholder" aria-busy="true">"Loading steps…"</li> }.into_any(),
-                Some(nodes) if nodes.is_empty() => view! { <li class="placeholder">"No steps yet."</li> }.into_any(),
-                Some(nodes) => view! { <StepItems nodes level parent=None/> }.into_any(),
+                Some(nodes) => view! { <TopSteps nodes level/> }.into_any(),
             }}
         </ul>
+    }
+}
+
+/// A job's top-level steps, already loaded (the job's detail has them with the job itself, and
+/// would otherwise fetch the whole tree twice more on every change).
+#[component]
+pub fn TopSteps(nodes: Vec<StepNode>, level: u32) -> impl IntoView {
+    if nodes.is_empty() {
+        view! { <li class="placeholder">"No steps yet."</li> }.into_any()
+    } else {
+        view! { <StepItems nodes level parent=None/> }.into_any()
     }
 }
 
@@ -110,18 +120,24 @@ fn StepItems(nodes: Vec<StepNode>, level: u32, parent: Option<Uuid>) -> impl Int
         </For>
         <Show when=move || shown() < total>
             <li class="more" data-testid="more-steps">
-                <button type="button" on:click=more>
-                    {move || format!(
-                        "Show {} more",
-                        format::count((total - shown()).min(STEPS_PER_WINDOW))
-                    )}
-                </button>
-                <span class="muted">
-                    {move || format!(" — {} of {} steps shown", format::count(shown()), format::count(total))}
-                </span>
+                <button type="button" on:click=more>{move || show_more(shown(), total)}</button>
+                <span class="muted">{move || format!(" — {} steps shown", of(shown(), total))}</span>
             </li>
         </Show>
     }
+}
+
+/// The label of a "Show more" button: `Show 200 more`, or fewer at the end.
+pub fn show_more(shown: usize, total: usize) -> String {
+    format!(
+        "Show {} more",
+        format::count(total.saturating_sub(shown).min(STEPS_PER_WINDOW))
+    )
+}
+
+/// `200 of 100,000`.
+pub fn of(shown: usize, total: usize) -> String {
+    format!("{} of {}", format::count(shown), format::count(total))
 }
 
 /// A step with at most this many sub-steps shows them at once; a bigger one starts collapsed, so that
