@@ -59,6 +59,22 @@ def test_get_a_job(connection):
     assert got.owner is not None and got.owner.id
 
 
+def test_a_jobs_owner_is_its_user(connection, viewer):
+    """`job.owner` is a link to the user who added the job, which the SDK follows; a viewer sees
+    the owners of the jobs it sees. The users list is for administrators."""
+    jobs = connection.system_service().jobs_service()
+    job = jobs.add(types.Job(description="whose"))
+    got = jobs.job_service(job.id).get()
+    owner = connection.follow_link(got.owner)
+    assert isinstance(owner, types.User)
+    assert owner.id == got.owner.id and owner.name == "admin" and owner.user_name == "admin@internal"
+    seen = viewer.follow_link(viewer.system_service().jobs_service().job_service(job.id).get().owner)
+    assert seen.name == "admin"
+    assert "admin" in [u.name for u in connection.system_service().users_service().list()]
+    with pytest.raises(sdk.AuthError):
+        viewer.system_service().users_service().list()
+
+
 def test_end_a_step_and_a_failed_step_fails_its_job(connection):
     jobs = connection.system_service().jobs_service()
     job = jobs.add(types.Job(description="will fail"))
@@ -175,7 +191,5 @@ def test_the_calls_of_the_ansible_ovirt_job_module(connection):
     # The module's result follows every link of the job; none may fail other than as an SDK error.
     listed = connection.follow_link(found.steps)
     assert sorted(s.description for s in listed) == ["first", "second"]
-    try:
-        connection.follow_link(found.owner)
-    except sdk.NotFoundError:
-        pass
+    owner = connection.follow_link(found.owner)
+    assert owner.id == found.owner.id and owner.user_name == "admin@internal"

@@ -106,6 +106,35 @@ impl Engine {
             .ok_or_else(|| ServiceError::NotFound(format!("user {id} not found")))
     }
 
+    /// One user, as a job's owner link leads to it: one's own, or anyone's for a caller with
+    /// VIEW_TASKS (which already shows every job's owner by name) or MANAGE_USERS.
+    pub async fn get_user(&self, caller: &Caller, user_id: Uuid) -> Result<User> {
+        if caller.user_id != user_id
+            && !caller.can(ActionGroup::ViewTasks)
+            && !caller.can(ActionGroup::ManageUsers)
+        {
+            return Err(ServiceError::Forbidden(
+                "you may read your own user; another's needs the VIEW_TASKS or MANAGE_USERS \
+                 permission, which none of your roles grants"
+                    .into(),
+            ));
+        }
+        let row: Option<UserRow> = sqlx::query_as(&format!(
+            "select {USER_COLUMNS} from app_user u where u.id = $1"
+        ))
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let mut found = row
+            .map(user)
+            .ok_or_else(|| ServiceError::NotFound(format!("user {user_id} not found")))?;
+        if caller.user_id != user_id && !caller.can(ActionGroup::ManageUsers) {
+            // Who holds which role is for those who manage users.
+            found.roles.clear();
+        }
+        Ok(found)
+    }
+
     pub async fn list_users(&self, caller: &Caller) -> Result<Vec<User>> {
         caller.require(ActionGroup::ManageUsers)?;
         let rows: Vec<UserRow> = sqlx::query_as(&format!(

@@ -43,6 +43,8 @@ pub fn router() -> Router<AppState> {
             "/ovirt-engine/api/jobs/{job_id}/steps/{step_id}/statistics",
             get(routes::statistics),
         )
+        .route("/ovirt-engine/api/users", get(routes::list_users))
+        .route("/ovirt-engine/api/users/{user_id}", get(routes::get_user))
         .route(
             "/ovirt-engine/api/{*rest}",
             get(routes::no_such).post(routes::no_such),

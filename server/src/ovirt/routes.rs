@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::xml::{
-    self, ActionIn, JobIn, JobOut, JobsOut, Ref, StepIn, StepItems, StepOut, StepsOut, API,
+    self, ActionIn, JobIn, JobOut, JobsOut, Ref, StepIn, StepItems, StepOut, StepsOut, UserOut,
+    UsersOut, API,
 };
 use crate::http::extract::{correlation_of, parse_form};
 use crate::http::AppState;
@@ -217,10 +218,12 @@ pub async fn root(format: Format, OvirtCaller(_caller): OvirtCaller) -> Response
     format.respond(
         StatusCode::OK,
         &Root {
-            link: vec![xml::Link {
-                href: format!("{API}/jobs"),
-                rel: "jobs".into(),
-            }],
+            link: ["jobs", "users"]
+                .map(|rel| xml::Link {
+                    href: format!("{API}/{rel}"),
+                    rel: rel.into(),
+                })
+                .into(),
             product_info: ProductInfo {
                 name: "Stepwise",
                 vendor: "Stepwise",
@@ -432,6 +435,61 @@ pub async fn get_job(
         .map_err(|e| format.error(e))?;
     let steps = job.steps.clone().map(flatten);
     Ok(format.respond(StatusCode::OK, &JobOut::from_job(&job, steps.as_deref())))
+}
+
+/// `GET /ovirt-engine/api/users/{id}`: where a job's `<owner>` link leads (`follow_link(job.owner)`
+/// in the SDK). One's own user, or anyone's with VIEW_TASKS or MANAGE_USERS.
+pub async fn get_user(
+    State(state): State<AppState>,
+    format: Format,
+    OvirtCaller(caller): OvirtCaller,
+    parts: Parts,
+) -> Answer {
+    let ids = path_ids(&parts);
+    let user_id = path_id(
+        &format,
+        ids.first().map(String::as_str).unwrap_or(""),
+        "user",
+    )?;
+    let user = state
+        .engine
+        .get_user(&caller, user_id)
+        .await
+        .map_err(|e| format.error(e))?;
+    Ok(format.respond(StatusCode::OK, &UserOut::from_user(&user)))
+}
+
+/// `GET /ovirt-engine/api/users` (MANAGE_USERS), by user name; `max` as for jobs. oVirt's user
+/// search language is not supported: a `search` is refused rather than ignored.
+pub async fn list_users(
+    State(state): State<AppState>,
+    format: Format,
+    OvirtCaller(caller): OvirtCaller,
+    parts: Parts,
+) -> Answer {
+    let query: ListQuery =
+        parse_form(parts.uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
+    if query
+        .search
+        .as_deref()
+        .is_some_and(|s| !s.trim().is_empty())
+    {
+        return Err(format.bad("users cannot be searched here; list them without `search`"));
+    }
+    let max = match query.max.as_deref().map(str::trim) {
+        None | Some("") | Some("-1") => usize::MAX,
+        Some(m) => match m.parse::<usize>() {
+            Ok(n) => n,
+            _ => return Err(format.bad(format!("max must be a number, not `{m}`"))),
+        },
+    };
+    let users = state
+        .engine
+        .list_users(&caller)
+        .await
+        .map_err(|e| format.error(e))?;
+    let user = users.iter().take(max).map(UserOut::from_user).collect();
+    Ok(format.respond(StatusCode::OK, &UsersOut { user }))
 }
 
 /// The answer to an action: the action echoed, `complete`, and the job.
@@ -675,7 +733,7 @@ pub async fn no_such(format: Format, OvirtCaller(_caller): OvirtCaller, parts: P
         StatusCode::NOT_FOUND,
         "Not Found",
         &format!(
-            "[Stepwise serves jobs and steps only; there is nothing at {}]",
+            "[Stepwise serves jobs, steps and users only; there is nothing at {}]",
             parts.uri.path()
         ),
     )

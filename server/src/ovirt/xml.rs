@@ -1,7 +1,7 @@
 //! oVirt API v4 representations of jobs and steps, written and read with quick-xml (serde), and the
 //! same shapes as oVirt's JSON.
 
-use app::domain::{Job, Status, Step, StepType};
+use app::domain::{Job, Status, Step, StepType, User};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -152,7 +152,7 @@ impl<'a> JobOut<'a> {
             start_time: date(job.start_time),
             status: status(job.status).to_owned(),
             owner: Ref {
-                href: format!("{API}/users/{}", job.owner),
+                href: user_href(job.owner),
                 id: job.owner.to_string(),
             },
             steps: steps.map(|s| StepsOut { step: StepItems(s) }),
@@ -188,6 +188,42 @@ impl StepOut {
             }),
             id: step.id.to_string(),
             href,
+        }
+    }
+}
+
+/// `<user>`: a job's `<owner>` leads here. Stepwise's users are local; `user_name` is the form
+/// the SSO endpoint takes (`name@internal`), as oVirt's is `name@domain`.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename = "user")]
+pub struct UserOut {
+    #[serde(rename = "@href")]
+    pub href: String,
+    #[serde(rename = "@id")]
+    pub id: String,
+    pub name: String,
+    pub principal: String,
+    pub user_name: String,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename = "users")]
+pub struct UsersOut {
+    pub user: Vec<UserOut>,
+}
+
+pub fn user_href(id: Uuid) -> String {
+    format!("{API}/users/{id}")
+}
+
+impl UserOut {
+    pub fn from_user(user: &User) -> UserOut {
+        UserOut {
+            href: user_href(user.id),
+            id: user.id.to_string(),
+            name: user.username.clone(),
+            principal: user.username.clone(),
+            user_name: format!("{}@internal", user.username),
         }
     }
 }
