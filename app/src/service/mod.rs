@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod maintenance;
 mod rows;
 mod step_batch;
+pub mod step_room;
 mod steps;
 pub mod users;
 
@@ -98,6 +99,8 @@ pub struct Engine {
     auth_cache: std::sync::Arc<auth_cache::AuthCache>,
     /// Rung after a change was committed: the event hub numbers the new events at once.
     changes: std::sync::Arc<tokio::sync::Notify>,
+    /// Room in memory for large reads of whole jobs' steps.
+    step_room: std::sync::Arc<step_room::StepRoom>,
 }
 
 impl Engine {
@@ -108,6 +111,7 @@ impl Engine {
             step_batcher: Default::default(),
             auth_cache: Default::default(),
             changes: Default::default(),
+            step_room: Default::default(),
         }
     }
 
@@ -119,6 +123,7 @@ impl Engine {
             step_batcher: self.step_batcher.clone(),
             auth_cache: self.auth_cache.clone(),
             changes: self.changes.clone(),
+            step_room: self.step_room.clone(),
         }
     }
 

@@ -125,7 +125,7 @@ pub async fn get(
     Authenticated(caller): Authenticated,
     ApiPath(job_id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<GetQuery>,
-) -> Result<Json<Job>, ApiError> {
+) -> Result<Response, ApiError> {
     let include_steps = match query.include.as_deref() {
         None | Some("") => false,
         Some("steps") => true,
@@ -136,9 +136,17 @@ pub async fn get(
             ))
         }
     };
-    Ok(Json(
-        state.engine.get_job(&caller, job_id, include_steps).await?,
-    ))
+    // A large job's steps wait for room, which is held until the answer has been sent.
+    let room = match include_steps {
+        true => Some(state.engine.room_for_steps(&[job_id]).await?),
+        false => None,
+    };
+    let job = state.engine.get_job(&caller, job_id, include_steps).await?;
+    let response = Json(job).into_response();
+    Ok(match room {
+        Some(room) => super::room::keep_room_until_sent(response, room).await,
+        None => response,
+    })
 }
 
 #[utoipa::path(post, path = "/api/jobs/{job_id}/end", tag = "jobs", request_body = EndJob,

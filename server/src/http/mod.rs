@@ -8,6 +8,7 @@ pub mod extract;
 mod jobs;
 mod meta;
 pub mod openapi;
+pub mod room;
 mod steps;
 
 use std::sync::Arc;

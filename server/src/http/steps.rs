@@ -2,7 +2,7 @@
 
 use app::domain::{EndStep, NewStep, SetProgress, Step, StepList};
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -56,13 +56,14 @@ pub async fn list(
     Authenticated(caller): Authenticated,
     ApiPath(job_id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<StepList>, ApiError> {
-    Ok(Json(
-        state
-            .engine
-            .list_steps(&caller, job_id, query.tree.unwrap_or(false))
-            .await?,
-    ))
+) -> Result<Response, ApiError> {
+    // A large job's steps wait for room, which is held until the answer has been sent.
+    let room = state.engine.room_for_steps(&[job_id]).await?;
+    let steps = state
+        .engine
+        .list_steps(&caller, job_id, query.tree.unwrap_or(false))
+        .await?;
+    Ok(super::room::keep_room_until_sent(Json(steps).into_response(), room).await)
 }
 
 #[utoipa::path(get, path = "/api/jobs/{job_id}/steps/{step_id}", tag = "steps",

@@ -20,6 +20,7 @@ use super::xml::{
     UsersOut, API,
 };
 use crate::http::extract::{correlation_of, parse_form};
+use crate::http::room::keep_room_until_sent;
 use crate::http::AppState;
 
 /// Most jobs one list answers when the client sets no `max` (oVirt answers all; Stepwise is built
@@ -316,8 +317,17 @@ pub async fn list_jobs(
     // `follow=steps`: the listed jobs' steps in one query, not one per job. The list then ends
     // with the last job whose steps fit in one load (`MAX_STEPS_PER_LOAD`, as many as one job may
     // hold), so a thousand large jobs never come into memory at once.
+    // Room for large reads of steps, held until the answer has been sent (`step_room`).
+    let mut room = None;
     let mut steps = if follows_steps(query.follow.as_deref()) {
         let ids: Vec<Uuid> = jobs.iter().map(|j| j.id).collect();
+        room = Some(
+            state
+                .engine
+                .room_for_steps(&ids)
+                .await
+                .map_err(|e| format.error(e))?,
+        );
         let (covered, steps) = state
             .engine
             .steps_of_jobs(&caller, &ids)
@@ -342,7 +352,11 @@ pub async fn list_jobs(
         .zip(&steps_of_each)
         .map(|(job, mine)| JobOut::from_job(job, mine.as_deref()))
         .collect();
-    Ok(format.respond(StatusCode::OK, &JobsOut { job: out }))
+    let response = format.respond(StatusCode::OK, &JobsOut { job: out });
+    Ok(match room {
+        Some(room) => keep_room_until_sent(response, room).await,
+        None => response,
+    })
 }
 
 /// `POST /ovirt-engine/api/jobs`: `<job><description/><auto_cleared/></job>`.
@@ -428,13 +442,29 @@ pub async fn get_job(
     let query: ListQuery =
         parse_form(parts.uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
     let follow = follows_steps(query.follow.as_deref());
-    let job = state
+    // Room for a large job's steps, held until the answer has been sent (`step_room`).
+    let room = match follow {
+        true => Some(
+            state
+                .engine
+                .room_for_steps(&[job_id])
+                .await
+                .map_err(|e| format.error(e))?,
+        ),
+        false => None,
+    };
+    let mut job = state
         .engine
         .get_job(&caller, job_id, follow)
         .await
         .map_err(|e| format.error(e))?;
-    let steps = job.steps.clone().map(flatten);
-    Ok(format.respond(StatusCode::OK, &JobOut::from_job(&job, steps.as_deref())))
+    // The tree is flattened, not copied: a job holds up to 100,000 steps.
+    let steps = job.steps.take().map(flatten);
+    let response = format.respond(StatusCode::OK, &JobOut::from_job(&job, steps.as_deref()));
+    Ok(match room {
+        Some(room) => keep_room_until_sent(response, room).await,
+        None => response,
+    })
 }
 
 /// `GET /ovirt-engine/api/users/{id}`: where a job's `<owner>` link leads (`follow_link(job.owner)`
@@ -581,6 +611,12 @@ pub async fn list_steps(
     parts: Parts,
 ) -> Answer {
     let job_id = job_id_of(&format, &parts)?;
+    // Room for a large job's steps, held until the answer has been sent (`step_room`).
+    let room = state
+        .engine
+        .room_for_steps(&[job_id])
+        .await
+        .map_err(|e| format.error(e))?;
     let list = state
         .engine
         .list_steps(&caller, job_id, false)
@@ -590,12 +626,13 @@ pub async fn list_steps(
         app::domain::StepList::Flat { items } => items,
         app::domain::StepList::Tree { items } => flatten(items),
     };
-    Ok(format.respond(
+    let response = format.respond(
         StatusCode::OK,
         &StepsOut {
             step: StepItems(&items),
         },
-    ))
+    );
+    Ok(keep_room_until_sent(response, room).await)
 }
 
 /// `POST /ovirt-engine/api/jobs/{id}/steps`: `<step><description/><type/><parent_step id/></step>`.

@@ -114,3 +114,57 @@ async fn expect_text(response: reqwest::Response) -> String {
     assert_eq!(response.status(), 200);
     response.text().await.unwrap()
 }
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn large_reads_of_steps_wait_for_room_and_small_ones_never_do(pool: PgPool) {
+    use app::service::step_room::ROOM;
+    let app = spawn_app(pool).await;
+    let engine = app::service::Engine::new(app.pool.clone());
+    // One job more than fill the room, each holding the most steps a job may (only their counts
+    // matter to the room).
+    let full = (ROOM / 100_000) as usize;
+    let mut big = Vec::new();
+    for i in 0..=full {
+        let job = app.add_job(&format!("big {i}")).await;
+        let job_id: uuid::Uuid = id(&job).parse().unwrap();
+        sqlx::query("update job set step_count = 100000 where id = $1")
+            .bind(job_id)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        big.push(job_id);
+    }
+    let small = app.add_job("small").await;
+    let small: uuid::Uuid = id(&small).parse().unwrap();
+
+    let mut held = Vec::new();
+    for job_id in &big[..full] {
+        held.push(engine.room_for_steps(&[*job_id]).await.unwrap());
+    }
+    assert_eq!(
+        engine.steps_in_room(),
+        ROOM,
+        "{full} full jobs fill the room"
+    );
+    let wait = Duration::from_millis(300);
+    assert!(
+        tokio::time::timeout(wait, engine.room_for_steps(&[big[full]]))
+            .await
+            .is_err(),
+        "one more full job waits"
+    );
+    tokio::time::timeout(wait, engine.room_for_steps(&[small]))
+        .await
+        .expect("a small read never waits")
+        .unwrap();
+    // Several jobs read together count together, at most one load.
+    held.pop();
+    let last = tokio::time::timeout(Duration::from_secs(5), engine.room_for_steps(&big))
+        .await
+        .expect("room is given back when a read ends")
+        .unwrap();
+    assert_eq!(engine.steps_in_room(), ROOM);
+    drop(held);
+    drop(last);
+    assert_eq!(engine.steps_in_room(), 0);
+}
