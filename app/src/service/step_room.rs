@@ -29,8 +29,9 @@ impl Default for StepRoom {
     }
 }
 
-/// Room taken for one read; given back when dropped (after the answer is written).
-#[derive(Debug)]
+/// Room taken for one read; given back when dropped (after the answer is written). The default
+/// holds none: a read that loads no steps.
+#[derive(Debug, Default)]
 pub struct Room(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
 
 impl Room {

@@ -138,15 +138,11 @@ pub async fn get(
     };
     // A large job's steps wait for room, which is held until the answer has been sent.
     let room = match include_steps {
-        true => Some(state.engine.room_for_steps(&[job_id]).await?),
-        false => None,
+        true => state.engine.room_for_steps(&[job_id]).await?,
+        false => Default::default(),
     };
     let job = state.engine.get_job(&caller, job_id, include_steps).await?;
-    let response = Json(job).into_response();
-    Ok(match room {
-        Some(room) => super::room::keep_room_until_sent(response, room).await,
-        None => response,
-    })
+    Ok(super::room::keep_room_until_sent(Json(job).into_response(), room).await)
 }
 
 #[utoipa::path(post, path = "/api/jobs/{job_id}/end", tag = "jobs", request_body = EndJob,

@@ -7,6 +7,7 @@ use app::domain::{
     build_tree, flatten, CorrelationId, Description, EndJob, EndStep, JobFilter, NewJob, NewStep,
     Status, Step, StepType,
 };
+use app::service::step_room::Room;
 use app::service::{Caller, Page, ServiceError};
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
@@ -60,28 +61,39 @@ fn sends_json(headers: &HeaderMap) -> bool {
 
 impl Format {
     fn respond<T: Serialize>(&self, status: StatusCode, value: &T) -> Response {
-        if self.json {
-            (status, axum::Json(xml::to_json(value))).into_response()
-        } else {
-            match xml::to_xml(value) {
-                Ok(body) => {
-                    let mut r = (status, body).into_response();
-                    r.headers_mut().insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/xml"),
-                    );
-                    r
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "writing XML failed");
-                    self.fault(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "Operation Failed",
-                        "something went wrong on the server; it has been logged",
-                    )
-                }
+        match self.write(value) {
+            Ok(body) => self.answer(status, body),
+            Err(e) => {
+                tracing::error!(error = %e, "writing an oVirt answer failed");
+                self.fault(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Operation Failed",
+                    "something went wrong on the server; it has been logged",
+                )
             }
         }
+    }
+
+    /// The value as the client's format asks: oVirt's JSON or XML.
+    fn write<T: Serialize>(&self, value: &T) -> Result<Vec<u8>, String> {
+        if self.json {
+            xml::to_json(value).map_err(|e| e.to_string())
+        } else {
+            xml::to_xml(value)
+                .map(String::into_bytes)
+                .map_err(|e| e.to_string())
+        }
+    }
+
+    fn answer(&self, status: StatusCode, body: Vec<u8>) -> Response {
+        let content_type = match self.json {
+            true => "application/json",
+            false => "application/xml",
+        };
+        let mut r = (status, body).into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        r
     }
 
     fn fault(&self, status: StatusCode, reason: &str, detail: &str) -> Response {
@@ -91,17 +103,8 @@ impl Format {
             reason: &'a str,
             detail: &'a str,
         }
-        let fault = Fault { reason, detail };
-        if self.json {
-            return (status, axum::Json(xml::to_json(&fault))).into_response();
-        }
-        let body = xml::to_xml(&fault).unwrap_or_default();
-        let mut r = (status, body).into_response();
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/xml"),
-        );
-        r
+        let body = self.write(&Fault { reason, detail }).unwrap_or_default();
+        self.answer(status, body)
     }
 
     fn error(&self, e: ServiceError) -> Response {
@@ -271,6 +274,17 @@ fn parse_search(search: &str) -> Result<JobFilter, String> {
     Ok(filter)
 }
 
+/// A list's `max`: none (or oVirt's `-1`) is [`DEFAULT_MAX`], and no more than [`MAX_MAX`].
+fn parse_max(format: &Format, max: Option<&str>) -> Result<i64, Response> {
+    match max.map(str::trim) {
+        None | Some("") | Some("-1") => Ok(DEFAULT_MAX),
+        Some(m) => match m.parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(n.min(MAX_MAX)),
+            _ => Err(format.bad(format!("max must be a number, not `{m}`"))),
+        },
+    }
+}
+
 fn follows_steps(follow: Option<&str>) -> bool {
     follow.is_some_and(|f| f.split(',').any(|p| p.trim() == "steps"))
 }
@@ -288,13 +302,7 @@ pub async fn list_jobs(
     let query: ListQuery =
         parse_form(parts.uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
     let filter = parse_search(query.search.as_deref().unwrap_or("")).map_err(|m| format.bad(m))?;
-    let max = match query.max.as_deref().map(str::trim) {
-        None | Some("") | Some("-1") => DEFAULT_MAX,
-        Some(m) => match m.parse::<i64>() {
-            Ok(n) if n >= 0 => n.min(MAX_MAX),
-            _ => return Err(format.bad(format!("max must be a number, not `{m}`"))),
-        },
-    };
+    let max = parse_max(&format, query.max.as_deref())?;
     let mut jobs = Vec::new();
     let mut cursor = None;
     while (jobs.len() as i64) < max {
@@ -318,16 +326,14 @@ pub async fn list_jobs(
     // with the last job whose steps fit in one load (`MAX_STEPS_PER_LOAD`, as many as one job may
     // hold), so a thousand large jobs never come into memory at once.
     // Room for large reads of steps, held until the answer has been sent (`step_room`).
-    let mut room = None;
+    let mut room = Room::default();
     let mut steps = if follows_steps(query.follow.as_deref()) {
         let ids: Vec<Uuid> = jobs.iter().map(|j| j.id).collect();
-        room = Some(
-            state
-                .engine
-                .room_for_steps(&ids)
-                .await
-                .map_err(|e| format.error(e))?,
-        );
+        room = state
+            .engine
+            .room_for_steps(&ids)
+            .await
+            .map_err(|e| format.error(e))?;
         let (covered, steps) = state
             .engine
             .steps_of_jobs(&caller, &ids)
@@ -353,10 +359,7 @@ pub async fn list_jobs(
         .map(|(job, mine)| JobOut::from_job(job, mine.as_deref()))
         .collect();
     let response = format.respond(StatusCode::OK, &JobsOut { job: out });
-    Ok(match room {
-        Some(room) => keep_room_until_sent(response, room).await,
-        None => response,
-    })
+    Ok(keep_room_until_sent(response, room).await)
 }
 
 /// `POST /ovirt-engine/api/jobs`: `<job><description/><auto_cleared/></job>`.
@@ -444,14 +447,12 @@ pub async fn get_job(
     let follow = follows_steps(query.follow.as_deref());
     // Room for a large job's steps, held until the answer has been sent (`step_room`).
     let room = match follow {
-        true => Some(
-            state
-                .engine
-                .room_for_steps(&[job_id])
-                .await
-                .map_err(|e| format.error(e))?,
-        ),
-        false => None,
+        true => state
+            .engine
+            .room_for_steps(&[job_id])
+            .await
+            .map_err(|e| format.error(e))?,
+        false => Room::default(),
     };
     let mut job = state
         .engine
@@ -461,10 +462,7 @@ pub async fn get_job(
     // The tree is flattened, not copied: a job holds up to 100,000 steps.
     let steps = job.steps.take().map(flatten);
     let response = format.respond(StatusCode::OK, &JobOut::from_job(&job, steps.as_deref()));
-    Ok(match room {
-        Some(room) => keep_room_until_sent(response, room).await,
-        None => response,
-    })
+    Ok(keep_room_until_sent(response, room).await)
 }
 
 /// `GET /ovirt-engine/api/users/{id}`: where a job's `<owner>` link leads (`follow_link(job.owner)`
@@ -506,19 +504,17 @@ pub async fn list_users(
     {
         return Err(format.bad("users cannot be searched here; list them without `search`"));
     }
-    let max = match query.max.as_deref().map(str::trim) {
-        None | Some("") | Some("-1") => usize::MAX,
-        Some(m) => match m.parse::<usize>() {
-            Ok(n) => n,
-            _ => return Err(format.bad(format!("max must be a number, not `{m}`"))),
-        },
-    };
+    let max = parse_max(&format, query.max.as_deref())?;
     let users = state
         .engine
         .list_users(&caller)
         .await
         .map_err(|e| format.error(e))?;
-    let user = users.iter().take(max).map(UserOut::from_user).collect();
+    let user = users
+        .iter()
+        .take(max as usize)
+        .map(UserOut::from_user)
+        .collect();
     Ok(format.respond(StatusCode::OK, &UsersOut { user }))
 }
 

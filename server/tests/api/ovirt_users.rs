@@ -108,8 +108,10 @@ async fn a_jobs_owner_link_leads_to_its_user_for_those_who_may_see_it(pool: PgPo
         .collect();
     // `stepwise-engine` owns the engine's own commands' jobs.
     assert_eq!(names, ["admin", "injector", "looker", "stepwise-engine"]);
-    let (status, _) = ovirt_get(&app, "/ovirt-engine/api/users?max=1", &app.token).await;
-    assert_eq!(status, 200);
+    let (status, one) = ovirt_get(&app, "/ovirt-engine/api/users?max=1", &app.token).await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one.matches("<user ").count(), 1, "{one}");
+    assert!(one.contains("<name>admin</name>"), "{one}");
     let (status, fault) = ovirt_get(&app, "/ovirt-engine/api/users", &viewer).await;
     assert_eq!(status, 403, "{fault}");
     let (status, fault) = ovirt_get(
