@@ -1,5 +1,5 @@
 //! Group commit for new steps. Concurrent "add a running step" requests queue here; a few workers
-//! each take every request waiting and write them with one call of the database function
+//! each take every request waiting in their queue and write them with one call of the database function
 //! `add_started_steps` (migration `add_started_steps_in_one_call`), which locks the jobs, places
 //! each request, writes the steps and counters and, being a statement of its own, commits: one round
 //! trip for the whole batch, instead of a transaction of eight statements per request. Each request
@@ -8,13 +8,17 @@
 //! every acknowledged step is durable. Should the database refuse the call as a whole, each of its
 //! requests runs again alone, so one request never fails for another's sake; should the connection
 //! fail during the call (it may have committed), each request fails rather than risk a step twice.
+//!
+//! Each job's requests always go to the same worker's queue. The call locks the jobs it writes to
+//! until it commits, so two workers sharing jobs took turns, each waiting for the other's commit,
+//! while the cores stood idle; workers with disjoint jobs write and commit side by side.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgPool, Row};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::error::database_unavailable;
@@ -26,14 +30,14 @@ use crate::domain::{ActionGroup, NewStep, Status, Step};
 
 /// Requests one call takes at most.
 const MAX_BATCH: usize = 256;
-/// Calls in flight at once: while one commits, the next one gathers and writes.
+/// Workers, each with its own queue and its own share of the jobs: calls in flight at once.
 const WORKERS: usize = 2;
 /// Whether the call numbers its own steps' events (the step trigger's numbering
 /// branch, see the migration `writers_number_their_step_events`). Off: with it on, the staleness
 /// sweep was seen to stall for seconds in about one test run of four
 /// (`commands::a_lapsed_lease_makes_the_job_and_its_running_steps_unknown`), cause not yet found.
 const NUMBER_OWN_EVENTS: bool = false;
-/// Requests waiting before senders wait too.
+/// Requests waiting in one queue before its senders wait too.
 const QUEUE: usize = 4096;
 
 struct Pending {
@@ -44,10 +48,11 @@ struct Pending {
     reply: oneshot::Sender<Result<Step>>,
 }
 
-/// The queue; its workers start on first use and stop when the last engine holding it is dropped.
+/// The workers' queues; the workers start on first use and stop when the last engine holding them is
+/// dropped.
 #[derive(Default)]
 pub(super) struct StepBatcher {
-    queue: OnceLock<mpsc::Sender<Pending>>,
+    queues: OnceLock<Vec<mpsc::Sender<Pending>>>,
     /// Set when a shared transaction numbered its events (see [`StepBatcher::take_numbered`]).
     numbered: Arc<AtomicBool>,
 }
@@ -55,7 +60,7 @@ pub(super) struct StepBatcher {
 impl std::fmt::Debug for StepBatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StepBatcher")
-            .field("started", &self.queue.get().is_some())
+            .field("started", &self.queues.get().is_some())
             .finish()
     }
 }
@@ -70,9 +75,10 @@ impl StepBatcher {
         parent: Parent,
         input: NewStep,
     ) -> Result<Step> {
-        let queue = self
-            .queue
+        let queues = self
+            .queues
             .get_or_init(|| start(pool.clone(), self.numbered.clone()));
+        let queue = &queues[worker_of(job_id)];
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             caller: caller.clone(),
@@ -97,27 +103,26 @@ impl StepBatcher {
     }
 }
 
-fn start(pool: PgPool, numbered: Arc<AtomicBool>) -> mpsc::Sender<Pending> {
-    let (sender, receiver) = mpsc::channel(QUEUE);
-    let receiver = Arc::new(Mutex::new(receiver));
-    for _ in 0..WORKERS {
-        tokio::spawn(work(pool.clone(), receiver.clone(), numbered.clone()));
-    }
-    sender
+/// The worker whose queue takes a job's requests. Ids are v7 or v4: their last bits are random.
+fn worker_of(job_id: Uuid) -> usize {
+    (job_id.as_u128() % WORKERS as u128) as usize
 }
 
-async fn work(
-    pool: PgPool,
-    receiver: Arc<Mutex<mpsc::Receiver<Pending>>>,
-    numbered: Arc<AtomicBool>,
-) {
+fn start(pool: PgPool, numbered: Arc<AtomicBool>) -> Vec<mpsc::Sender<Pending>> {
+    (0..WORKERS)
+        .map(|_| {
+            let (sender, receiver) = mpsc::channel(QUEUE);
+            tokio::spawn(work(pool.clone(), receiver, numbered.clone()));
+            sender
+        })
+        .collect()
+}
+
+async fn work(pool: PgPool, mut queue: mpsc::Receiver<Pending>, numbered: Arc<AtomicBool>) {
     loop {
         let mut batch = Vec::new();
-        {
-            let mut queue = receiver.lock().await;
-            if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
-                return; // every sender is gone
-            }
+        if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            return; // every sender is gone
         }
         match write_batch(&pool, &batch).await {
             Ok(answers) => {
