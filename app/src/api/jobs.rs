@@ -23,7 +23,11 @@ pub async fn list_jobs(
 #[server(prefix = "/sfn", endpoint = "get_job", input = Json)]
 pub async fn get_job(job_id: Uuid) -> Result<Job, AppError> {
     let (engine, caller) = super::context::caller()?;
-    Ok(engine.get_job(&caller, job_id, true).await?)
+    // A large job's steps wait for room, as the REST routes' do, kept until the answer is sent.
+    let room = engine.room_for_steps(&[job_id]).await?;
+    let job = engine.get_job(&caller, job_id, true).await?;
+    super::context::request()?.room.put(room);
+    Ok(job)
 }
 
 /// End a job; `force` aborts its running steps and may overwrite an ended job's status.

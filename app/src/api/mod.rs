@@ -30,6 +30,8 @@ pub mod context {
         pub session_ttl: chrono::Duration,
         /// The internal commands' runner.
         pub commands: crate::service::commands::CommandRunner,
+        /// Room a large read took, kept by the server until the answer has been sent.
+        pub room: crate::service::step_room::RoomSlot,
     }
 
     pub fn request() -> Result<RequestContext, super::AppError> {

@@ -41,6 +41,23 @@ impl Room {
     }
 }
 
+/// Where a server function of the Tasks pane leaves the room its read took, for the HTTP layer to
+/// keep until the answer has been sent (the function returns its value before it is written out).
+#[derive(Clone, Debug, Default)]
+pub struct RoomSlot(Arc<std::sync::Mutex<Room>>);
+
+impl RoomSlot {
+    /// Leave `room` here (replacing any room left before, which is given back).
+    pub fn put(&self, room: Room) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = room;
+    }
+
+    /// The room left here, if any.
+    pub fn take(&self) -> Room {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 /// The room a read of `steps` steps takes: none when small, at most all of it.
 pub fn weight(steps: i64) -> Option<u32> {
     (steps > SMALL_READ).then(|| steps.min(i64::from(ROOM)) as u32)

@@ -14,6 +14,7 @@ mod steps;
 use std::sync::Arc;
 
 use app::api::context::RequestContext;
+use app::service::step_room::RoomSlot;
 use app::service::Engine;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::HeaderValue;
@@ -131,13 +132,16 @@ async fn server_fn(State(state): State<AppState>, req: Request) -> Response {
         secure,
         session_ttl: state.settings.session_ttl,
         commands: state.commands.clone(),
+        room: RoomSlot::default(),
     };
+    let room = context.room.clone();
     let req = Request::from_parts(parts, body);
     let response =
         leptos_axum::handle_server_fns_with_context(move || provide_context(context.clone()), req)
             .await
             .into_response();
-    with_error_status(response).await
+    let response = with_error_status(response).await;
+    room::keep_room_until_sent(response, room.take()).await
 }
 
 /// Server functions answer every error with a 500; give a refusal its real status (401, 403, 404,

@@ -168,3 +168,88 @@ async fn large_reads_of_steps_wait_for_room_and_small_ones_never_do(pool: PgPool
     drop(last);
     assert_eq!(engine.steps_in_room(), 0);
 }
+
+/// A job opened in the Tasks pane (the `get_job` server function) takes its share of the same room
+/// as the REST reads, and keeps it until its answer has been sent.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_large_job_opened_in_the_tasks_pane_waits_for_room_too(pool: PgPool) {
+    use app::service::step_room::{ROOM, SMALL_READ};
+    let app = spawn_app(pool).await;
+    // Signed in as the browser is: a session cookie, from this server's own origin.
+    let signed_in = app
+        .client
+        .post(app.url("/sfn/sign_in"))
+        .header("origin", &app.base)
+        .form(&[("username", ADMIN), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let open = |job: &Value| {
+        app.client
+            .post(app.url("/sfn/get_job"))
+            .header("origin", &app.base)
+            .header("cookie", &cookie)
+            .json(&json!({ "job_id": id(job) }))
+            .send()
+    };
+
+    // Full jobs that together fill the room, opened by a client that does not take their answers
+    // (tens of megabytes: far more than the connections buffer), so their room stays taken.
+    let mut held = Vec::new();
+    for i in 0..(ROOM / 100_000) {
+        let job = app.add_job(&format!("full {i}")).await;
+        fill(&app, &job, 100_000).await;
+        let response = open(&job).await.unwrap();
+        assert_eq!(response.status(), 200);
+        held.push(response);
+    }
+    let wide = app.add_job("wide").await;
+    fill(&app, &wide, SMALL_READ as i32 + 500).await;
+    let small = app.add_job("small").await;
+    app.add_top_step(&small, "only").await;
+
+    let wait = Duration::from_millis(500);
+    let opened: Value = tokio::time::timeout(wait, async {
+        open(&small).await.unwrap().json().await.unwrap()
+    })
+    .await
+    .expect("a small job opens at once while the room is full");
+    assert_eq!(opened["steps"].as_array().unwrap().len(), 1);
+    // A large job waits, in the pane as over REST, while the answers above are still unsent.
+    let rest = app
+        .client
+        .get(app.url(&format!("/api/jobs/{}/steps", id(&wide))))
+        .bearer_auth(&app.token)
+        .send();
+    assert!(
+        tokio::time::timeout(wait, rest).await.is_err(),
+        "a large REST read waits while the room is full"
+    );
+    let opening = tokio::spawn(open(&wide));
+    tokio::time::sleep(wait).await;
+    assert!(
+        !opening.is_finished(),
+        "a large job waits while the room is full"
+    );
+    // One of the held answers is dropped unread: its room comes back and the job opens.
+    drop(held.pop());
+    let response = tokio::time::timeout(Duration::from_secs(20), opening)
+        .await
+        .expect("the job opens once there is room")
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let opened: Value = response.json().await.unwrap();
+    assert_eq!(
+        opened["steps"].as_array().unwrap().len(),
+        SMALL_READ as usize + 500
+    );
+}
