@@ -153,6 +153,7 @@ async fn app_router(
             )
             .into_response_boxed()
         }))
+        .layer(axum::middleware::from_fn(http::run_to_completion))
         .layer(TraceLayer::new_for_http()))
 }
 

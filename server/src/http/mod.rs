@@ -11,7 +11,10 @@ pub mod openapi;
 pub mod room;
 mod steps;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use app::api::context::RequestContext;
 use app::service::step_room::RoomSlot;
@@ -183,4 +186,42 @@ async fn echo_correlation_id(req: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+/// Lets the rest of a request's handling finish even when its client goes away mid-request (a
+/// timeout, a closed tab, a load generator that stops). hyper drops a request's future when its
+/// connection closes; a future dropped while its `BEGIN` was on the wire left its pooled connection
+/// inside a transaction (sqlx 0.8 queues a rollback only for a transaction it has seen begin), so
+/// whatever ran on that connection next without a transaction of its own — the shared step write,
+/// the event sequencer — stayed uncommitted. Now what started finishes, and its answer is simply not
+/// delivered. The response body (an event stream, say) still stops with its connection.
+pub async fn run_to_completion(req: Request, next: Next) -> Response {
+    Finish(Some(Box::pin(next.run(req)))).await
+}
+
+/// A future that, dropped before it is done, goes on in a task of its own. Polled in place while
+/// its caller waits, so finishing costs nothing until a client leaves.
+struct Finish<F: Future<Output = Response> + Send + 'static>(Option<Pin<Box<F>>>);
+
+impl<F: Future<Output = Response> + Send + 'static> Future for Finish<F> {
+    type Output = Response;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let Some(inner) = self.0.as_mut() else {
+            return Poll::Pending; // polled after it was done: never happens
+        };
+        let response = std::task::ready!(inner.as_mut().poll(cx));
+        self.0 = None;
+        Poll::Ready(response)
+    }
+}
+
+impl<F: Future<Output = Response> + Send + 'static> Drop for Finish<F> {
+    fn drop(&mut self) {
+        if let Some(unfinished) = self.0.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(unfinished);
+            }
+        }
+    }
 }

@@ -308,3 +308,58 @@ async fn requests_written_together_each_get_their_own_answer(pool: PgPool) {
             .unwrap();
     assert_eq!(counted, (22, 12));
 }
+
+/// A client that gives up mid-request (a timeout, a closed tab, a load generator that stops) does not
+/// cut the server's database work short: what started finishes, its answer simply not delivered.
+/// Before, the request's future was dropped where it stood; one dropped while its `BEGIN` was on the
+/// wire left its pooled connection inside a transaction, so whatever ran on that connection next
+/// without a transaction of its own (the shared step write, the event sequencer) stayed uncommitted.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_request_its_client_abandons_still_finishes_and_leaves_no_transaction_open(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    // Hold new jobs back: the request will wait inside its transaction, after its `BEGIN`.
+    let mut blocker = app.pool.begin().await.unwrap();
+    sqlx::query("lock table job in share mode")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let impatient = reqwest::Client::new();
+    let request = impatient
+        .post(app.url("/api/jobs"))
+        .bearer_auth(&app.token)
+        .json(&json!({ "description": "abandoned by its client" }))
+        .send();
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(300), request).await;
+    assert!(gave_up.is_err(), "the request should still be waiting");
+    drop(impatient);
+    // Time for the server to see the connection gone, then let the job through.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    blocker.commit().await.unwrap();
+    let mut written = 0;
+    for _ in 0..50 {
+        written = sqlx::query_scalar::<_, i64>(
+            "select count(*) from job where description = 'abandoned by its client'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if written > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(written, 1, "the abandoned request finished its work");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let open: Vec<(i32, String)> = sqlx::query_as(
+        "select pid, query from pg_stat_activity
+          where datname = current_database() and pid <> pg_backend_pid()
+            and state like 'idle in transaction%'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        open.is_empty(),
+        "connections left inside a transaction: {open:?}"
+    );
+}
