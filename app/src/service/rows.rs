@@ -6,15 +6,15 @@ use uuid::Uuid;
 use super::ServiceError;
 use crate::domain::{Job, Status, Step, StepType};
 
-/// The columns of a job row joined with its owner (`j` and `u`).
+/// The columns of a job row joined with its owner (`j` and `u`). A running job's progress is the
+/// mean over its top-level steps of 100 for an ended one and its own progress (or 0) otherwise, once
+/// any has ended or reported progress: from the sums the job row keeps (migration
+/// `job_progress_kept_on_the_job`), not by reading the steps.
 pub const JOB_COLUMNS: &str = "j.id, j.description, j.status, j.is_external, j.auto_cleared, \
      j.owner, u.username as owner_name, j.correlation_id, j.start_time, j.end_time, j.last_updated, j.result, j.timeout_seconds, \
      case when j.status = 'finished' then 100::smallint \
-          when j.status in ('failed', 'aborted') then null else \
-       (select case when bool_or(t.status in ('finished','failed','aborted') or t.progress is not null) \
-                    then avg(case when t.status in ('finished','failed','aborted') then 100 \
-                                  else coalesce(t.progress, 0) end)::smallint end \
-          from step t where t.job_id = j.id and t.parent_step_id is null) end as progress";
+          when j.status in ('failed', 'aborted') then null \
+          when j.root_informative > 0 then (j.root_score::numeric / j.root_count)::smallint end as progress";
 
 /// The columns of a step row (`s`).
 pub const STEP_COLUMNS: &str = "s.id, s.job_id, s.parent_step_id, s.number, s.step_type, \

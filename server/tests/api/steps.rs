@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use crate::helpers::*;
@@ -456,4 +456,108 @@ async fn a_step_is_found_only_under_its_own_job(pool: PgPool) {
         id(&s),
     )
     .await;
+}
+
+/// A job's progress, in its detail and in the list: the mean over its top-level steps of 100 for an
+/// ended one and its own progress (or 0) for a running one, once any has ended or reported progress;
+/// sub-steps count only through their parents. The job keeps the sums (migration
+/// `job_progress_kept_on_the_job`), so every way a top-level step changes must move them.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_jobs_progress_is_the_mean_of_its_top_level_steps_in_detail_and_list(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("rolled up").await;
+    let progress_of = |job: Value| {
+        let app = &app;
+        async move {
+            let detail = app.job(&job).await["progress"].clone();
+            let list = expect_status(app.get("/api/jobs?limit=200").await, 200).await;
+            let row = list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|j| j["id"] == job["id"])
+                .expect("the job is listed")
+                .clone();
+            assert_eq!(row["progress"], detail, "list and detail agree");
+            detail
+        }
+    };
+    assert_eq!(progress_of(job.clone()).await, Value::Null, "no steps");
+    let a = app.add_top_step(&job, "a").await;
+    let b = app.add_top_step(&job, "b").await;
+    let _c = app.add_top_step(&job, "c").await;
+    let sub = app.add_sub_step(&job, &a, "a.1").await;
+    assert_eq!(
+        progress_of(job.clone()).await,
+        Value::Null,
+        "nothing reported yet"
+    );
+    let path = |s: &Value| format!("/api/jobs/{}/steps/{}/progress", id(&job), id(s));
+    expect_status(app.post(&path(&a), &json!({ "progress": 40 })).await, 200).await;
+    assert_eq!(progress_of(job.clone()).await, 13, "(40 + 0 + 0) / 3");
+    expect_status(app.post(&path(&sub), &json!({ "progress": 90 })).await, 200).await;
+    assert_eq!(
+        progress_of(job.clone()).await,
+        13,
+        "a sub-step counts only through its parent"
+    );
+    expect_status(
+        app.end_step(&job, &b, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(progress_of(job.clone()).await, 47, "(40 + 100 + 0) / 3");
+    app.add_step(
+        &job,
+        json!({ "description": "d", "type": "executing", "status": "finished" }),
+    )
+    .await;
+    assert_eq!(
+        progress_of(job.clone()).await,
+        60,
+        "(40 + 100 + 0 + 100) / 4"
+    );
+    expect_status(app.post(&path(&a), &json!({ "progress": 80 })).await, 200).await;
+    assert_eq!(
+        progress_of(job.clone()).await,
+        70,
+        "(80 + 100 + 0 + 100) / 4"
+    );
+    expect_status(
+        app.end_job(&job, json!({ "status": "finished" })).await,
+        200,
+    )
+    .await;
+    assert_eq!(progress_of(job.clone()).await, 100, "a finished job");
+
+    // Failing a step fails the job: no progress for a failed job.
+    let other = app.add_job("fails").await;
+    let x = app.add_top_step(&other, "x").await;
+    expect_status(
+        app.end_step(&other, &x, json!({ "status": "failed" }))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        progress_of(other.clone()).await,
+        Value::Null,
+        "a failed job"
+    );
+    // A forced correction of an ended step moves the sums too.
+    let third = app.add_job("corrected").await;
+    let y = app.add_top_step(&third, "y").await;
+    app.add_top_step(&third, "z").await;
+    expect_status(
+        app.end_step(
+            &third,
+            &y,
+            json!({ "status": "aborted", "fail_job": false }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(progress_of(third.clone()).await, 50, "(100 + 0) / 2");
 }
