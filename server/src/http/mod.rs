@@ -200,7 +200,7 @@ pub async fn run_to_completion(req: Request, next: Next) -> Response {
 }
 
 /// A future that, dropped before it is done, goes on in a task of its own. Polled in place while
-/// its caller waits, so finishing costs nothing until a client leaves.
+/// its caller waits: one allocation per request, and a task only when a client leaves.
 struct Finish<F: Future<Output = Response> + Send + 'static>(Option<Pin<Box<F>>>);
 
 impl<F: Future<Output = Response> + Send + 'static> Future for Finish<F> {
