@@ -1,5 +1,6 @@
 //! Group commit for new steps. Concurrent "add a running step" requests queue here; a few workers
-//! each take every request waiting in their queue and write them with one call of the database function
+//! each take every request waiting in their queue (under load, also those they expect within 1 ms:
+//! [`linger`]) and write them with one call of the database function
 //! `add_started_steps` (migration `add_started_steps_in_one_call`), which locks the jobs, places
 //! each request, writes the steps and counters and, being a statement of its own, commits: one round
 //! trip for the whole batch, instead of a transaction of eight statements per request. Each request
@@ -39,6 +40,8 @@ const WORKERS: usize = 2;
 /// and on measures no faster (2026-11-27: the trigger keeps the sequencer's lock until its commit is
 /// durable, so the two workers' commits take turns).
 const NUMBER_OWN_EVENTS: bool = false;
+/// How long a batch waits at most for the requests it expects (see [`linger`]).
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 /// Requests waiting in one queue before its senders wait too.
 const QUEUE: usize = 4096;
 
@@ -121,21 +124,21 @@ fn start(pool: PgPool, numbered: Arc<AtomicBool>) -> Vec<mpsc::Sender<Pending>> 
 }
 
 async fn work(pool: PgPool, mut queue: mpsc::Receiver<Pending>, numbered: Arc<AtomicBool>) {
+    // Requests this worker held when it last answered: its batch's, whose clients are expected back
+    // with their next request, and those that queued while it was written.
+    let mut expected = 0;
     loop {
         let mut batch = Vec::new();
         if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
             return; // every sender is gone
         }
-        // Give the handlers already running on this runtime one turn to put their requests in
-        // before the batch closes: no timer, so a lone request waits for nothing, while at 32
-        // clients batches grow from 7.7 to 8.6 requests and the rate by about 5 % (BENCHMARKS.md).
+        // Give the handlers already running on this runtime one turn to put their requests in.
         tokio::task::yield_now().await;
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
+        take_waiting(&mut queue, &mut batch);
+        if batch.len() < expected.min(MAX_BATCH) {
+            linger(&mut queue, &mut batch, expected.min(MAX_BATCH)).await;
         }
+        let written = batch.len();
         match write_batch(&pool, &batch).await {
             Ok(answers) => {
                 if NUMBER_OWN_EVENTS && answers.iter().any(Result::is_ok) {
@@ -172,6 +175,35 @@ async fn work(pool: PgPool, mut queue: mpsc::Receiver<Pending>, numbered: Arc<At
                     let _ = p.reply.send(answer);
                 }
             }
+        }
+        expected = written + queue.len();
+    }
+}
+
+/// Moves every request already waiting into the batch, up to [`MAX_BATCH`].
+fn take_waiting(queue: &mut mpsc::Receiver<Pending>, batch: &mut Vec<Pending>) {
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(p) => batch.push(p),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Under load, waits up to [`LINGER`] for the batch to hold `expected` requests: the clients the last
+/// batch answered are on their way back, and one call writing them all costs the database much less
+/// than a small call now and another after its commit (BENCHMARKS.md). A lone client's batch expects
+/// only itself and never waits; a client that does not come back costs one wait, after which fewer
+/// are expected.
+async fn linger(queue: &mut mpsc::Receiver<Pending>, batch: &mut Vec<Pending>, expected: usize) {
+    let deadline = tokio::time::Instant::now() + LINGER;
+    while batch.len() < expected {
+        match tokio::time::timeout_at(deadline, queue.recv()).await {
+            Ok(Some(p)) => {
+                batch.push(p);
+                take_waiting(queue, batch);
+            }
+            Ok(None) | Err(_) => return,
         }
     }
 }
