@@ -33,27 +33,18 @@ for _ in $(seq 1 60); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2
   echo "- machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"); $(psql -Atc 'select version()' "$PG_ADMIN_URL" | cut -d, -f1)"
   echo "- server: release build, loopback, keep-alive, bearer-authenticated; $seconds s per write measurement"
   echo
-  echo "### The limit: PostgreSQL's own durable single-row insert of a step-shaped row (pgbench, $seconds s)"
-  echo
-  echo "| clients | transactions/s |"
-  echo "|---|---|"
 } | tee "$out"
 
-phase "pgbench"
+phase "the limit's script"
 psql -q "$PG_BASE_URL/$db" -c "create table if not exists bench_step (like step including defaults)" >/dev/null
 cat > "$LOCAL/bench-insert.sql" <<'SQL'
 insert into bench_step (id, job_id, number, depth, step_type, description, status, is_external)
 values (gen_random_uuid(), gen_random_uuid(), 0, 1, 'executing', 'a step of a benchmark', 'started', true);
 SQL
-for c in 1 8 32; do
-  tps=$(pgbench -n -c "$c" -j 2 -T "$seconds" -f "$LOCAL/bench-insert.sql" "$PG_BASE_URL/$db" 2>/dev/null | awk '/^tps/{print int($3)}')
-  echo "| $c | $tps |" | tee -a "$out"
-done
-echo | tee -a "$out"
 
 phase "stepwise-bench"
 "$ROOT/target/release/stepwise-bench" --url "http://127.0.0.1:$port" --database-url "$PG_BASE_URL/$db" \
-  --seconds "$seconds" --jobs "$jobs" --server-pid "$server" ${BENCH_ONLY:+--only "$BENCH_ONLY"} \
+  --seconds "$seconds" --jobs "$jobs" --server-pid "$server" --pgbench-script "$LOCAL/bench-insert.sql" ${BENCH_ONLY:+--only "$BENCH_ONLY"} \
   ${BENCH_OP:+--op "$BENCH_OP"} ${BENCH_CLIENTS:+--clients "$BENCH_CLIENTS"} | tee -a "$out"
 
 wasm=$(ls dist/*.wasm | head -1)

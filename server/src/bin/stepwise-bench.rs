@@ -40,9 +40,81 @@ struct Args {
     /// Of the writes, only with this many clients, for profiling.
     #[arg(long)]
     clients: Option<usize>,
+    /// A pgbench script inserting one step-shaped row: run first at 1, 8 and 32 clients against
+    /// `--database-url`, as the limit the writes are compared with.
+    #[arg(long)]
+    pgbench_script: Option<std::path::PathBuf>,
+}
+
+/// Processor time in clock ticks, read from /proc: the machine's, and each party's to a
+/// measurement — the database (every `postgres` process, with the time of exited backends that its
+/// postmaster has reaped), the server, and this program with the children it has waited for
+/// (pgbench).
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    busy: u64,
+    total: u64,
+    database: u64,
+    server: u64,
+    generator: u64,
+}
+
+impl Cpu {
+    fn now(server_pid: Option<u32>) -> Cpu {
+        use procfs::process::Process;
+        use procfs::CurrentSI;
+        let mut cpu = Cpu::default();
+        if let Ok(stats) = procfs::KernelStats::current() {
+            let t = stats.total;
+            cpu.busy = t.user + t.nice + t.system + t.irq.unwrap_or(0) + t.softirq.unwrap_or(0);
+            cpu.total = cpu.busy + t.idle + t.iowait.unwrap_or(0) + t.steal.unwrap_or(0);
+        }
+        let with_children = |s: &procfs::process::Stat| {
+            s.utime + s.stime + u64::try_from(s.cutime + s.cstime).unwrap_or(0)
+        };
+        if let Ok(all) = procfs::process::all_processes() {
+            cpu.database = all
+                .flatten()
+                .filter_map(|p| p.stat().ok())
+                .filter(|s| s.comm == "postgres")
+                .map(|s| with_children(&s))
+                .sum();
+        }
+        cpu.server = server_pid
+            .and_then(|pid| Process::new(pid as i32).and_then(|p| p.stat()).ok())
+            .map(|s| s.utime + s.stime)
+            .unwrap_or(0);
+        cpu.generator = Process::myself()
+            .and_then(|p| p.stat())
+            .map(|s| with_children(&s))
+            .unwrap_or(0);
+        cpu
+    }
+
+    /// What was spent since `before`: the machine's busy share, and each party's microseconds of
+    /// processor time per request, as Markdown cells.
+    fn cells_since(&self, before: &Cpu, requests: usize, server: bool) -> String {
+        let tick_us = 1e6 / procfs::ticks_per_second() as f64;
+        let per = |after: u64, before: u64| {
+            (after.saturating_sub(before)) as f64 * tick_us / requests.max(1) as f64
+        };
+        let busy = 100.0 * self.busy.saturating_sub(before.busy) as f64
+            / self.total.saturating_sub(before.total).max(1) as f64;
+        let server = if server {
+            format!(" {:.0} |", per(self.server, before.server))
+        } else {
+            String::new()
+        };
+        format!(
+            "{busy:.0} % | {:.0} |{server} {:.0} |",
+            per(self.database, before.database),
+            per(self.generator, before.generator)
+        )
+    }
 }
 
 struct Stats {
+    count: usize,
     per_second: f64,
     p50: f64,
     p99: f64,
@@ -58,6 +130,7 @@ fn stats(mut latencies: Vec<Duration>, elapsed: Duration) -> Stats {
         }
     };
     Stats {
+        count: latencies.len(),
         per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50: at(0.50),
         p99: at(0.99),
@@ -86,6 +159,8 @@ struct Client {
     http: reqwest::Client,
     url: String,
     token: String,
+    /// `Bearer <token>`, made once.
+    bearer: reqwest::header::HeaderValue,
 }
 
 impl Client {
@@ -99,6 +174,24 @@ impl Client {
             .await?;
         anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
         Ok(r.json().await?)
+    }
+    /// A write timed as pgbench's client would: its URL and body made once by the caller, the
+    /// answer read to its last byte and its status checked, not parsed. The load generator shares
+    /// the two cores with the server and the database, so what it spends per request is taken from
+    /// the system it measures.
+    async fn post_prepared(&self, url: &str, body: &bytes::Bytes) -> anyhow::Result<()> {
+        let r = self
+            .http
+            .post(url)
+            .header(reqwest::header::AUTHORIZATION, &self.bearer)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
+            .send()
+            .await?;
+        let status = r.status();
+        r.bytes().await?;
+        anyhow::ensure!(status.is_success(), "{url}: {status}");
+        Ok(())
     }
     /// The whole answer, read to its last byte (not parsed).
     async fn get(&self, path: &str) -> anyhow::Result<bytes::Bytes> {
@@ -130,24 +223,37 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .json()
         .await?;
+    let token = token["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let client = Arc::new(Client {
         http,
         url: args.url.clone(),
-        token: token["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
+        bearer: format!("Bearer {token}").parse()?,
+        token,
     });
     println!("Server RSS at rest: {}\n", rss_mb(args.server_pid));
 
-    // Reads first, so the newest page shows seeded jobs rather than the write tests' huge ones.
     let part = |name: &str| args.only.as_deref().is_none_or(|o| o == name);
+    let limit = match &args.pgbench_script {
+        Some(script) if part("writes") => pgbench(&args, script)?,
+        _ => Vec::new(),
+    };
+    // Reads first, so the newest page shows seeded jobs rather than the write tests' huge ones.
     if part("reads") {
         reads(&client, &args).await?;
     }
     if part("writes") {
         println!("\n### Writes over REST ({} s each)\n", args.seconds);
-        println!("| operation | clients | requests/s | p50 ms | p99 ms |\n|---|---|---|---|---|");
+        println!(
+            "Processor time per request, in µs, as read from /proc over the measurement (the \
+             database, the server, this load generator), and how busy the machine's cores were.\n"
+        );
+        println!(
+            "| operation | clients | requests/s | × limit | p50 ms | p99 ms | cores busy | \
+             database µs | server µs | generator µs |\n|---|---|---|---|---|---|---|---|---|---|"
+        );
         for op in ["add job", "add step", "end step"] {
             if args.op.as_deref().is_some_and(|o| o != op) {
                 continue;
@@ -156,9 +262,16 @@ async fn main() -> anyhow::Result<()> {
                 if args.clients.is_some_and(|c| c != clients) {
                     continue;
                 }
-                let s = writes(&client, op, clients, Duration::from_secs(args.seconds)).await?;
+                let time = Duration::from_secs(args.seconds);
+                let (s, before) = writes(&client, op, clients, time, args.server_pid).await?;
+                let cpu = Cpu::now(args.server_pid).cells_since(&before, s.count, true);
+                let ratio = limit
+                    .iter()
+                    .find(|(c, _)| *c == clients)
+                    .map(|(_, tps)| format!("{:.2}", s.per_second / tps))
+                    .unwrap_or_else(|| "n/a".into());
                 println!(
-                    "| {op} | {clients} | {:.0} | {:.2} | {:.2} |",
+                    "| {op} | {clients} | {:.0} | {ratio} | {:.2} | {:.2} | {cpu}",
                     s.per_second, s.p50, s.p99
                 );
             }
@@ -175,14 +288,58 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `clients` loops of one write for `time`.
+/// The limit: pgbench running `script` (one durable single-row insert per transaction) at 1, 8
+/// and 32 clients; answers each client count's transactions per second.
+fn pgbench(args: &Args, script: &std::path::Path) -> anyhow::Result<Vec<(usize, f64)>> {
+    println!(
+        "### The limit: PostgreSQL's own durable single-row insert of a step-shaped row (pgbench, {} s)\n",
+        args.seconds
+    );
+    println!("| clients | transactions/s | cores busy | database µs | pgbench µs |\n|---|---|---|---|---|");
+    let mut limit = Vec::new();
+    for clients in [1usize, 8, 32] {
+        if args.clients.is_some_and(|c| c != clients) {
+            continue;
+        }
+        let before = Cpu::now(None);
+        let out = std::process::Command::new("pgbench")
+            .args(["-n", "-j", "2", "-c", &clients.to_string()])
+            .args(["-T", &args.seconds.to_string(), "-f"])
+            .arg(script)
+            .arg(&args.database_url)
+            .stderr(std::process::Stdio::null())
+            .output()?;
+        anyhow::ensure!(out.status.success(), "pgbench failed: {}", out.status);
+        let printed = String::from_utf8_lossy(&out.stdout);
+        let number = |prefix: &str| {
+            printed
+                .lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|n| n.parse::<f64>().ok())
+                .ok_or_else(|| anyhow::anyhow!("pgbench printed no '{prefix}'"))
+        };
+        let tps = number("tps = ")?;
+        let transactions = number("number of transactions actually processed: ")? as usize;
+        let cpu = Cpu::now(None).cells_since(&before, transactions, false);
+        println!("| {clients} | {tps:.0} | {cpu}");
+        limit.push((clients, tps));
+    }
+    println!();
+    Ok(limit)
+}
+
+/// `clients` loops of one write for `time`; answers their figures and the processor time read when
+/// the clock started (after every client's set-up).
 async fn writes(
     client: &Arc<Client>,
     op: &str,
     clients: usize,
     time: Duration,
-) -> anyhow::Result<Stats> {
+    server_pid: Option<u32>,
+) -> anyhow::Result<(Stats, Cpu)> {
     let all = Arc::new(Mutex::new(Vec::new()));
+    let started = Arc::new(std::sync::Mutex::new(Cpu::default()));
     // Every client finishes its set-up before any starts measuring.
     let ready = Arc::new(tokio::sync::Barrier::new(clients));
     let mut tasks = Vec::new();
@@ -191,6 +348,7 @@ async fn writes(
         let all = all.clone();
         let op = op.to_owned();
         let ready = ready.clone();
+        let started = started.clone();
         tasks.push(tokio::spawn(async move {
             let job = client
                 .post(
@@ -212,35 +370,45 @@ async fn writes(
                     to_end.push(s["id"].as_str().unwrap_or_default().to_owned());
                 }
             }
-            ready.wait().await;
+            // Each request's URL and body, made before the clock starts.
+            let (url, body) = match op.as_str() {
+                "add job" => (
+                    format!("{}/api/jobs", client.url),
+                    json!({ "description": "bench job" }),
+                ),
+                "add step" => (
+                    format!("{}/api/jobs/{job_id}/steps", client.url),
+                    json!({ "description": "bench step", "type": "executing" }),
+                ),
+                _ => (
+                    String::new(),
+                    json!({ "status": "finished", "fail_job": false }),
+                ),
+            };
+            let body = bytes::Bytes::from(serde_json::to_vec(&body)?);
+            let end_urls: Vec<String> = to_end
+                .iter()
+                .map(|step| format!("{}/api/jobs/{job_id}/steps/{step}/end", client.url))
+                .collect();
+            let mut end_urls = end_urls.into_iter();
+            if ready.wait().await.is_leader() {
+                *started.lock().unwrap_or_else(|e| e.into_inner()) = Cpu::now(server_pid);
+            }
             let mut mine = Vec::new();
             let began = Instant::now();
             while began.elapsed() < time {
                 let t = Instant::now();
-                match op.as_str() {
-                    "add job" => {
-                        client
-                            .post("/api/jobs", &json!({ "description": "bench job" }))
-                            .await?;
-                    }
-                    "add step" => {
-                        client
-                            .post(
-                                &format!("/api/jobs/{job_id}/steps"),
-                                &json!({ "description": "bench step", "type": "executing" }),
-                            )
-                            .await?;
-                    }
-                    _ => {
-                        let Some(step) = to_end.pop() else { break };
-                        client
-                            .post(
-                                &format!("/api/jobs/{job_id}/steps/{step}/end"),
-                                &json!({ "status": "finished", "fail_job": false }),
-                            )
-                            .await?;
-                    }
-                }
+                let end_url;
+                let target = if op == "end step" {
+                    let Some(next) = end_urls.next_back() else {
+                        break;
+                    };
+                    end_url = next;
+                    &end_url
+                } else {
+                    &url
+                };
+                client.post_prepared(target, &body).await?;
                 mine.push(t.elapsed());
             }
             all.lock().await.extend(mine);
@@ -254,7 +422,8 @@ async fn writes(
         elapsed = elapsed.max(t.await??);
     }
     let latencies = std::mem::take(&mut *all.lock().await);
-    Ok(stats(latencies, elapsed))
+    let started = *started.lock().unwrap_or_else(|e| e.into_inner());
+    Ok((stats(latencies, elapsed), started))
 }
 
 /// `n` sequential requests, each timed from sending to the answer's last byte (as `curl`'s
