@@ -158,7 +158,6 @@ fn rss_mb(pid: Option<u32>) -> String {
 struct Client {
     http: reqwest::Client,
     url: String,
-    token: String,
     /// `Bearer <token>`, made once.
     bearer: reqwest::header::HeaderValue,
 }
@@ -168,7 +167,7 @@ impl Client {
         let r = self
             .http
             .post(format!("{}{path}", self.url))
-            .bearer_auth(&self.token)
+            .header(reqwest::header::AUTHORIZATION, &self.bearer)
             .json(body)
             .send()
             .await?;
@@ -198,7 +197,7 @@ impl Client {
         let r = self
             .http
             .get(format!("{}{path}", self.url))
-            .bearer_auth(&self.token)
+            .header(reqwest::header::AUTHORIZATION, &self.bearer)
             .send()
             .await?;
         anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
@@ -231,7 +230,6 @@ async fn main() -> anyhow::Result<()> {
         http,
         url: args.url.clone(),
         bearer: format!("Bearer {token}").parse()?,
-        token,
     });
     println!("Server RSS at rest: {}\n", rss_mb(args.server_pid));
 
@@ -592,7 +590,7 @@ async fn events(client: &Arc<Client>, args: &Args) -> anyhow::Result<()> {
         let response = client
             .http
             .get(format!("{}/api/events", client.url))
-            .bearer_auth(&client.token)
+            .header(reqwest::header::AUTHORIZATION, &client.bearer)
             .send()
             .await?;
         let lags = lags.clone();
