@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks on one machine, one fresh database: PostgreSQL's own single-row insert rate (the limit),
+# Benchmarks on one machine, one fresh database: PostgreSQL's own single-row insert rate (the limit, run with the writes),
 # REST writes at 1/8/32 clients, reads at 1M jobs / 5M steps, event delivery lag, server memory, the
 # wasm bundle. Writes the results to .local/bench-<date>.md. Not a test: a measurement.
 #   BENCH_SECONDS (10) per write measurement, BENCH_JOBS (1000000) jobs seeded,

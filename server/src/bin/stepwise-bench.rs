@@ -360,8 +360,8 @@ async fn writes(
                 )
                 .await?;
             let job_id = job["id"].as_str().unwrap_or_default().to_owned();
-            // Steps to end, made before the clock starts for "end step".
-            let mut to_end = Vec::new();
+            // The URLs ending the steps made before the clock starts for "end step".
+            let mut end_urls = Vec::new();
             if op == "end step" {
                 for _ in 0..2000 {
                     let s = client
@@ -370,7 +370,8 @@ async fn writes(
                             &json!({ "description": "s", "type": "executing" }),
                         )
                         .await?;
-                    to_end.push(s["id"].as_str().unwrap_or_default().to_owned());
+                    let step = s["id"].as_str().unwrap_or_default();
+                    end_urls.push(format!("{}/api/jobs/{job_id}/steps/{step}/end", client.url));
                 }
             }
             // Each request's URL and body, made before the clock starts.
@@ -389,10 +390,6 @@ async fn writes(
                 ),
             };
             let body = bytes::Bytes::from(serde_json::to_vec(&body)?);
-            let end_urls: Vec<String> = to_end
-                .iter()
-                .map(|step| format!("{}/api/jobs/{job_id}/steps/{step}/end", client.url))
-                .collect();
             let mut end_urls = end_urls.into_iter();
             if ready.wait().await.is_leader() {
                 *started.lock().unwrap_or_else(|e| e.into_inner()) = Cpu::now(server_pid);
