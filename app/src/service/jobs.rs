@@ -138,34 +138,39 @@ impl Engine {
         } else {
             ActionGroup::RunInternalCommands
         })?;
-        let mut tx = self.pool.begin().await?;
-        if let Some(key) = &idempotency_key {
-            if let Claim::Replay(job) = idempotency::claim::<Job>(&mut tx, caller, key).await? {
+        // The row and its answer in one statement; with no idempotency key, one round trip.
+        let sql = format!(
+            "with j as (
+                 insert into job (id, description, status, is_external, auto_cleared, owner,
+                                  correlation_id, timeout_seconds, lease_expires_at, process_id)
+                 values ($1, $2, 'started', $3, $4, $5, $6, $7::int,
+                         now() + make_interval(secs => $7::int), $8)
+                 returning *)
+             select {JOB_COLUMNS} from j join app_user u on u.id = j.owner"
+        );
+        let insert = sqlx::query_as::<_, JobRow>(&sql)
+            .bind(Uuid::now_v7())
+            .bind(input.description.as_str())
+            .bind(is_external)
+            .bind(input.auto_cleared)
+            .bind(caller.user_id)
+            .bind(correlation_id.as_ref().map(CorrelationId::as_str))
+            .bind(input.timeout_seconds)
+            .bind(if is_external { None } else { self.process_id });
+        let job: Job = match &idempotency_key {
+            None => insert.fetch_one(&self.pool).await?.try_into()?,
+            Some(key) => {
+                let mut tx = self.pool.begin().await?;
+                if let Claim::Replay(job) = idempotency::claim::<Job>(&mut tx, caller, key).await? {
+                    tx.commit().await?;
+                    return Ok(job);
+                }
+                let job: Job = insert.fetch_one(&mut *tx).await?.try_into()?;
+                idempotency::record(&mut tx, caller, key, &job).await?;
                 tx.commit().await?;
-                return Ok(job);
+                job
             }
-        }
-        let id = Uuid::now_v7();
-        sqlx::query(
-            "insert into job (id, description, status, is_external, auto_cleared, owner, correlation_id,
-                              timeout_seconds, lease_expires_at, process_id)
-             values ($1, $2, 'started', $3, $4, $5, $6, $7::int, now() + make_interval(secs => $7::int), $8)",
-        )
-        .bind(id)
-        .bind(input.description.as_str())
-        .bind(is_external)
-        .bind(input.auto_cleared)
-        .bind(caller.user_id)
-        .bind(correlation_id.as_ref().map(CorrelationId::as_str))
-        .bind(input.timeout_seconds)
-        .bind(if is_external { None } else { self.process_id })
-        .execute(&mut *tx)
-        .await?;
-        let job = fetch_job(&mut tx, id).await?;
-        if let Some(key) = &idempotency_key {
-            idempotency::record(&mut tx, caller, key, &job).await?;
-        }
-        tx.commit().await?;
+        };
         self.changed();
         Ok(job)
     }

@@ -62,6 +62,80 @@ async fn fetch_step(
         .try_into()
 }
 
+/// A step read under its job's lock, with how many children it has ever had (`child_count` only
+/// grows: a step with none has no subtree, so its own row is its rolled-up self).
+pub(super) struct Held {
+    step: Step,
+    children: i32,
+}
+
+#[derive(sqlx::FromRow)]
+struct HeldRow {
+    job_status: String,
+    job_owner: Uuid,
+    child_count: i32,
+    #[sqlx(flatten)]
+    step: StepRow,
+}
+
+/// Lock the job as [`lock_job`] does and read one of its steps, in one round trip. Returns the
+/// job's status and the step.
+async fn lock_job_and_step(
+    tx: &mut Transaction<'_, Postgres>,
+    caller: &Caller,
+    job_id: Uuid,
+    step_id: Uuid,
+) -> Result<(Status, Held)> {
+    let row: Option<HeldRow> = sqlx::query_as(&format!(
+        "select j.status as job_status, j.owner as job_owner, s.child_count, {STEP_COLUMNS}
+           from job j join step s on s.job_id = j.id
+          where j.id = $1 and s.id = $2
+            for update of j"
+    ))
+    .bind(job_id)
+    .bind(step_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        // No such job, not the caller's to change, or no such step in it: say which, in that order.
+        lock_job(tx, caller, job_id).await?;
+        return Err(step_not_found(job_id, step_id));
+    };
+    caller.may_change_job(job_id, row.job_owner)?;
+    let held = Held {
+        step: row.step.try_into()?,
+        children: row.child_count,
+    };
+    Ok((rows::status(&row.job_status)?, held))
+}
+
+/// One statement that applies `set` (an update's `set` list; `$1` is the step's id, `$2` the job's,
+/// further values from `$3`) to the step and renews the job's lease, answering the step's row as it
+/// now is.
+fn update_step_touching_job(set: &str) -> String {
+    format!(
+        "with s as (update step set {set} where id = $1 and job_id = $2 returning *),
+              j as (update job set last_updated = now(),
+                                   lease_expires_at = now() + make_interval(secs => timeout_seconds)
+                     where id = $2)
+         select {STEP_COLUMNS} from s"
+    )
+}
+
+/// The step as an answer: its own row when it has no subtree, else rolled up over it.
+async fn rolled_up(
+    tx: &mut Transaction<'_, Postgres>,
+    job_id: Uuid,
+    step: Step,
+    children: i32,
+) -> Result<Step> {
+    if children == 0 {
+        Ok(step)
+    } else {
+        fetch_step_rolled_up(tx, job_id, step.id).await
+    }
+}
+
 /// The children of the recursive CTE `sub`'s current row. A bounded lateral subquery so that the
 /// planner always walks the parent index row by row: a plain join on stale statistics may choose to
 /// read the whole step table instead.
@@ -268,8 +342,9 @@ pub(super) async fn add_step_alone(
             ))
         }
         Some(end) => {
-            end_step_in(&mut tx, job_id, id, end, false, None, true).await?;
-            fetch_step(&mut tx, job_id, id).await?
+            let step = fetch_step(&mut tx, job_id, id).await?;
+            let held = Held { step, children: 0 };
+            end_step_in(&mut tx, job_id, job_status, held, end, false, None, true).await?
         }
     };
     if let Some(key) = &idempotency_key {
@@ -314,18 +389,18 @@ impl Engine {
         let status = end_status(input.status, input.succeeded, None)
             .map_err(|(f, m)| ServiceError::invalid(f, m))?;
         let mut tx = self.pool.begin().await?;
-        lock_job(&mut tx, caller, job_id).await?;
-        end_step_in(
+        let (job_status, held) = lock_job_and_step(&mut tx, caller, job_id, step_id).await?;
+        let step = end_step_in(
             &mut tx,
             job_id,
-            step_id,
+            job_status,
+            held,
             status,
             input.force,
             input.step_type,
             input.fail_job.unwrap_or(true),
         )
         .await?;
-        let step = fetch_step_rolled_up(&mut tx, job_id, step_id).await?;
         tx.commit().await?;
         self.changed();
         Ok(step)
@@ -340,21 +415,20 @@ impl Engine {
         progress: Progress,
     ) -> Result<Step> {
         let mut tx = self.pool.begin().await?;
-        lock_job(&mut tx, caller, job_id).await?;
-        let step = fetch_step(&mut tx, job_id, step_id).await?;
-        if step.status.is_terminal() {
+        let (_, held) = lock_job_and_step(&mut tx, caller, job_id, step_id).await?;
+        if held.step.status.is_terminal() {
             return Err(ServiceError::conflict(format!(
                 "step {step_id} has ended ({}); its progress is final",
-                step.status
+                held.step.status
             )));
         }
-        sqlx::query("update step set progress = $2 where id = $1")
+        let row: StepRow = sqlx::query_as(&update_step_touching_job("progress = $3"))
             .bind(step_id)
+            .bind(job_id)
             .bind(progress.value())
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
-        touch_job(&mut tx, job_id).await?;
-        let step = fetch_step_rolled_up(&mut tx, job_id, step_id).await?;
+        let step = rolled_up(&mut tx, job_id, row.try_into()?, held.children).await?;
         tx.commit().await?;
         self.changed();
         Ok(step)
@@ -397,21 +471,25 @@ impl Engine {
     }
 }
 
-/// End one step inside a transaction that holds the job's lock.
+/// End a step read under its job's lock (`job_status` is the job's status then); answers the step
+/// as it now is, rolled up.
+#[allow(clippy::too_many_arguments)]
 async fn end_step_in(
     tx: &mut Transaction<'_, Postgres>,
     job_id: Uuid,
-    step_id: Uuid,
+    job_status: Status,
+    held: Held,
     status: Status,
     force: bool,
     step_type: Option<StepType>,
     fail_job: bool,
-) -> Result<()> {
-    let step = fetch_step(tx, job_id, step_id).await?;
+) -> Result<Step> {
+    let Held { step, children } = held;
+    let step_id = step.id;
     let new_type = step_type.unwrap_or(step.step_type);
     if step.status.is_terminal() {
         if step.status == status && new_type == step.step_type {
-            return Ok(()); // a safe retry
+            return rolled_up(tx, job_id, step, children).await; // a safe retry
         }
         if !force {
             return Err(ServiceError::conflict(format!(
@@ -419,14 +497,9 @@ async fn end_step_in(
                 step.status
             )));
         }
-        // An administrator's correction: the status changes, the end time stays.
-        sqlx::query("update step set status = $2, step_type = $3 where id = $1")
-            .bind(step_id)
-            .bind(status.as_str())
-            .bind(new_type.as_str())
-            .execute(&mut **tx)
-            .await?;
-    } else {
+        // An administrator's correction: the status changes, the end time stays (below, an ended
+        // step keeps its `end_time`).
+    } else if children > 0 {
         let running = running_descendants(tx, step_id).await?;
         if !running.is_empty() {
             if !force {
@@ -451,23 +524,20 @@ async fn end_step_in(
             .execute(&mut **tx)
             .await?;
         }
-        sqlx::query("update step set status = $2, step_type = $3, end_time = now() where id = $1")
-            .bind(step_id)
-            .bind(status.as_str())
-            .bind(new_type.as_str())
-            .execute(&mut **tx)
-            .await?;
     }
-    // "When one step fails the whole job fails."
-    if status == Status::Failed && fail_job {
-        let job_status: String = sqlx::query_scalar("select status from job where id = $1")
-            .bind(job_id)
-            .fetch_one(&mut **tx)
-            .await?;
-        if !rows::status(&job_status)?.is_terminal() {
-            close_running_steps(tx, job_id, Status::Failed).await?;
-            set_job_ended(tx, job_id, Status::Failed).await?;
-        }
+    let row: StepRow = sqlx::query_as(&update_step_touching_job(
+        "status = $3, step_type = $4, end_time = coalesce(end_time, now())",
+    ))
+    .bind(step_id)
+    .bind(job_id)
+    .bind(status.as_str())
+    .bind(new_type.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    // "When one step fails the whole job fails." Its running steps close; this one has ended.
+    if status == Status::Failed && fail_job && !job_status.is_terminal() {
+        close_running_steps(tx, job_id, Status::Failed).await?;
+        set_job_ended(tx, job_id, Status::Failed).await?;
     }
-    touch_job(tx, job_id).await
+    rolled_up(tx, job_id, row.try_into()?, children).await
 }

@@ -398,6 +398,89 @@ async fn progress_is_set_and_rolled_up_to_parents_without_their_own(pool: PgPool
     .await;
 }
 
+/// Ending a step or setting its progress answers the step exactly as reading it then shows it: a
+/// step without sub-steps is its own row, one with them rolled up over them. Either also renews the
+/// job's `last_updated`.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn an_end_or_progress_answers_the_step_as_a_read_shows_it(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let parent = app.add_top_step(&job, "parent").await;
+    let a = app.add_sub_step(&job, &parent, "a").await;
+    let b = app.add_sub_step(&job, &parent, "b").await;
+    let progress =
+        |s: &serde_json::Value| format!("/api/jobs/{}/steps/{}/progress", id(&job), id(s));
+
+    let before = app.job(&job).await["last_updated"].clone();
+    let a_now = expect_status(
+        app.post(&progress(&a), &json!({ "progress": 40 })).await,
+        200,
+    )
+    .await;
+    assert_eq!(a_now, app.step(&job, &a).await);
+    assert_ne!(app.job(&job).await["last_updated"], before);
+
+    let b_now = expect_status(
+        app.end_step(
+            &job,
+            &b,
+            json!({ "status": "finished", "type": "finalizing" }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(b_now, app.step(&job, &b).await);
+    assert_eq!(b_now["type"], "finalizing");
+
+    // A parent with progress of its own answers that, not its sub-steps' mean.
+    let other = app.add_top_step(&job, "other").await;
+    app.add_sub_step(&job, &other, "c").await;
+    let other_now = expect_status(
+        app.post(&progress(&other), &json!({ "progress": 10 }))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(other_now["progress"], 10);
+    assert_eq!(other_now, app.step(&job, &other).await);
+
+    let a_ended = expect_status(
+        app.end_step(&job, &a, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(a_ended, app.step(&job, &a).await);
+    let last = app.job(&job).await["last_updated"].clone();
+    let parent_ended = expect_status(
+        app.end_step(
+            &job,
+            &parent,
+            json!({ "status": "failed", "fail_job": false }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(parent_ended["status"], "failed");
+    assert_eq!(parent_ended["progress"], 100, "both sub-steps ended");
+    assert_eq!(parent_ended, app.step(&job, &parent).await);
+    assert_ne!(app.job(&job).await["last_updated"], last);
+    // A retry answers the same step again.
+    let again = expect_status(
+        app.end_step(
+            &job,
+            &parent,
+            json!({ "status": "failed", "fail_job": false }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(again, parent_ended);
+}
+
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
 async fn nesting_deeper_than_the_limit_is_refused(pool: PgPool) {
     let app = spawn_app(pool).await;
