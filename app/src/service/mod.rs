@@ -6,8 +6,10 @@ mod admin;
 mod audit;
 mod auth_cache;
 pub mod commands;
+mod end_batch;
 mod error;
 pub mod events;
+mod group_commit;
 mod idempotency;
 pub mod jobs;
 pub mod maintenance;
@@ -93,8 +95,10 @@ pub struct Engine {
     pool: PgPool,
     /// This server process, for the liveness of its internal jobs (None: not registered).
     process_id: Option<Uuid>,
-    /// New running steps of concurrent requests, written in shared transactions.
-    step_batcher: std::sync::Arc<step_batch::StepBatcher>,
+    /// New running steps of concurrent requests, written in shared calls.
+    step_batcher: std::sync::Arc<group_commit::Batcher<step_batch::AddStarted>>,
+    /// Ends of running steps of concurrent requests, written in shared calls.
+    end_batcher: std::sync::Arc<group_commit::Batcher<end_batch::EndRunning>>,
     /// Tokens checked within the last second.
     auth_cache: std::sync::Arc<auth_cache::AuthCache>,
     /// Rung after a change was committed: the event hub numbers the new events at once.
@@ -109,6 +113,7 @@ impl Engine {
             pool,
             process_id: None,
             step_batcher: Default::default(),
+            end_batcher: Default::default(),
             auth_cache: Default::default(),
             changes: Default::default(),
             step_room: Default::default(),
@@ -121,6 +126,7 @@ impl Engine {
             pool: self.pool.clone(),
             process_id: Some(process_id),
             step_batcher: self.step_batcher.clone(),
+            end_batcher: self.end_batcher.clone(),
             auth_cache: self.auth_cache.clone(),
             changes: self.changes.clone(),
             step_room: self.step_room.clone(),

@@ -3,6 +3,8 @@
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::end_batch::EndRunning;
+use super::group_commit::Outcome;
 use super::idempotency::{self, Claim, IdempotencyKey};
 use super::jobs::{close_running_steps, lock_job, set_job_ended, touch_job};
 use super::rows::{self, StepRow, STEP_COLUMNS};
@@ -368,9 +370,16 @@ impl Engine {
         let parent = resolve_parent(job_id, &input)?;
         let step =
             if idempotency_key.is_none() && matches!(input.status, None | Some(Status::Started)) {
-                self.step_batcher
-                    .add(&self.pool, caller, job_id, parent, input)
+                match self
+                    .step_batcher
+                    .submit(&self.pool, caller, job_id, (parent, input))
                     .await?
+                {
+                    Outcome::Written(step) => step,
+                    Outcome::Alone((parent, input)) => {
+                        add_step_alone(&self.pool, caller, job_id, parent, input, None).await?
+                    }
+                }
             } else {
                 add_step_alone(&self.pool, caller, job_id, parent, input, idempotency_key).await?
             };
@@ -388,20 +397,30 @@ impl Engine {
     ) -> Result<Step> {
         let status = end_status(input.status, input.succeeded, None)
             .map_err(|(f, m)| ServiceError::invalid(f, m))?;
-        let mut tx = self.pool.begin().await?;
-        let (job_status, held) = lock_job_and_step(&mut tx, caller, job_id, step_id).await?;
-        let step = end_step_in(
-            &mut tx,
-            job_id,
-            job_status,
-            held,
-            status,
-            input.force,
-            input.step_type,
-            input.fail_job.unwrap_or(true),
-        )
-        .await?;
-        tx.commit().await?;
+        let fails_job = status == Status::Failed && input.fail_job.unwrap_or(true);
+        // The common case (no `force`, not failing the job) joins concurrent ones in a shared call
+        // (see `end_batch`), which hands back whatever it does not end so: then it ends alone.
+        let step = if !(input.force || fails_job) {
+            let end = EndRunning {
+                step_id,
+                status,
+                step_type: input.step_type,
+            };
+            match self
+                .end_batcher
+                .submit(&self.pool, caller, job_id, end)
+                .await?
+            {
+                Outcome::Written(step) => Some(step),
+                Outcome::Alone(_) => None,
+            }
+        } else {
+            None
+        };
+        let step = match step {
+            Some(step) => step,
+            None => end_step_alone(&self.pool, caller, job_id, step_id, status, input).await?,
+        };
         self.changed();
         Ok(step)
     }
@@ -469,6 +488,32 @@ impl Engine {
             }
         })
     }
+}
+
+/// End a step in a transaction of its own (SPEC §1).
+async fn end_step_alone(
+    pool: &PgPool,
+    caller: &Caller,
+    job_id: Uuid,
+    step_id: Uuid,
+    status: Status,
+    input: EndStep,
+) -> Result<Step> {
+    let mut tx = pool.begin().await?;
+    let (job_status, held) = lock_job_and_step(&mut tx, caller, job_id, step_id).await?;
+    let step = end_step_in(
+        &mut tx,
+        job_id,
+        job_status,
+        held,
+        status,
+        input.force,
+        input.step_type,
+        input.fail_job.unwrap_or(true),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(step)
 }
 
 /// End a step read under its job's lock (`job_status` is the job's status then); answers the step

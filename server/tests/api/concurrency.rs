@@ -208,6 +208,113 @@ async fn a_burst_of_good_and_bad_adds_answers_each_request_on_its_own(pool: PgPo
     assert_eq!(listed["items"].as_array().unwrap().len(), 21);
 }
 
+/// Concurrent ends share calls on the server (`end_batch`), which end only running steps without
+/// sub-steps and hand the rest back to be ended alone; each request still gets its own answer, and
+/// only the good ones end a step, leave an event and move the job's progress.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_burst_of_good_and_bad_ends_answers_each_request_on_its_own(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (_, creator) = app
+        .user_with_roles("creator", &["ExternalTasksCreator"])
+        .await;
+    let creator = app.as_token(&creator);
+    let job = app.add_job("target").await;
+    let other = app.add_job("other").await;
+    let mut leaves = Vec::new();
+    for i in 0..30 {
+        leaves.push(app.add_top_step(&job, &format!("leaf {i}")).await);
+    }
+    let parent = app.add_top_step(&job, "parent").await;
+    app.add_sub_step(&job, &parent, "child").await;
+    let done = app.add_top_step(&job, "done").await;
+    let first = expect_status(
+        app.end_step(&job, &done, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    let missing = json!({ "id": uuid::Uuid::now_v7().to_string() });
+    let elsewhere = app.add_top_step(&other, "elsewhere").await;
+
+    let requests = (0..60).map(|i| {
+        let (app, creator, job, leaves) = (&app, &creator, &job, &leaves);
+        let (parent, done, missing, elsewhere) = (&parent, &done, &missing, &elsewhere);
+        async move {
+            let (who, step, body, expected) = match i % 6 {
+                // Every leaf ended once, half of them into another phase.
+                0..=2 => {
+                    let n = i / 6 * 3 + i % 6;
+                    let leaf = &leaves[n as usize];
+                    let body = if n % 2 == 0 {
+                        json!({ "status": "finished" })
+                    } else {
+                        json!({ "status": "aborted", "type": "finalizing" })
+                    };
+                    (app, leaf, body, 200)
+                }
+                3 => match i % 4 {
+                    1 => (app, done, json!({ "status": "finished" }), 200),
+                    _ => (app, done, json!({ "status": "aborted" }), 409),
+                },
+                4 => match i % 4 {
+                    0 => (app, missing, json!({ "status": "finished" }), 404),
+                    _ => (app, parent, json!({ "status": "finished" }), 409),
+                },
+                _ => match i % 4 {
+                    1 => (app, elsewhere, json!({ "status": "finished" }), 404),
+                    _ => (creator, &leaves[0], json!({ "status": "finished" }), 403),
+                },
+            };
+            let response = who.end_step(job, step, body).await;
+            (i, expected, expect_status(response, expected).await)
+        }
+    });
+    let outcomes = futures::future::join_all(requests).await;
+    for (i, expected, body) in &outcomes {
+        match (i % 6, expected) {
+            (0..=2, _) => {
+                let n = i / 6 * 3 + i % 6;
+                assert_eq!(body["id"], id(&leaves[n as usize]), "request {i}");
+                let (status, phase) = if n % 2 == 0 {
+                    ("finished", "executing")
+                } else {
+                    ("aborted", "finalizing")
+                };
+                assert_eq!(body["status"], status, "request {i}: {body}");
+                assert_eq!(body["type"], phase, "request {i}: {body}");
+                assert!(body["end_time"].is_string(), "request {i}: {body}");
+                assert_eq!(*body, app.step(&job, &leaves[n as usize]).await);
+            }
+            (3, 200) => assert_eq!(*body, first, "a retry answers the step as it ended"),
+            (4, 409) => assert!(
+                body["ids"].as_array().is_some_and(|ids| ids.len() == 1),
+                "{body}"
+            ),
+            _ => assert_eq!(body["status"], *expected, "request {i}: {body}"),
+        }
+    }
+
+    let (finished, aborted, running, ends): (i64, i64, i64, i64) = sqlx::query_as(
+        "select count(*) filter (where status = 'finished' and parent_step_id is null),
+                count(*) filter (where status = 'aborted'),
+                count(*) filter (where status = 'started'),
+                (select count(*) from event where job_id = $1::uuid and kind = 'step.updated')
+           from step where job_id = $1::uuid",
+    )
+    .bind(id(&job))
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    // 15 leaves and `done` finished, 15 leaves aborted; the parent and its child still running; one
+    // event per end (`done`'s first end included).
+    assert_eq!((finished, aborted, running, ends), (16, 15, 2, 31));
+    let job_now = app.job(&job).await;
+    assert_eq!(job_now["status"], "started");
+    // 31 of the 32 top-level steps ended, the parent at 0: 3,100 / 32, rounded.
+    assert_eq!(job_now["progress"], 97);
+    assert!(job_now["last_updated"].as_str() > first["end_time"].as_str());
+}
+
 /// Requests sent together share one write (the group commit); each still gets its own answer:
 /// the accepted ones their steps, numbered without gaps, the refused ones the reason that applies
 /// to them, and nothing of a refused request is written.
