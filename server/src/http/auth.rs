@@ -3,7 +3,7 @@
 use app::service::ServiceError;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -53,20 +53,47 @@ fn refuse(status: StatusCode, error: &'static str, description: impl Into<String
 }
 
 #[utoipa::path(post, path = "/api/auth/token", tag = "auth",
-    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded",
+        description = "A form, as RFC 6749 asks; a JSON object with the same fields is taken too."),
     responses((status = 200, body = TokenResponse),
         (status = 400, description = "Bad request or wrong credentials (`invalid_grant`)", body = TokenError)))]
 pub async fn token(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(form) = serde_urlencoded::from_bytes::<TokenRequest>(&body) else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "send a form: grant_type=password&username=...&password=...",
-        );
+    // RFC 6749 asks for a form; a JSON object with the same fields is taken too, as many clients
+    // send one (read as a form, it would seem to have no fields at all).
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
+    let parsed = if json {
+        serde_json::from_slice::<TokenRequest>(&body).map_err(|e| e.to_string())
+    } else {
+        serde_urlencoded::from_bytes::<TokenRequest>(&body).map_err(|e| e.to_string())
+    };
+    let form = match parsed {
+        Ok(form) => form,
+        Err(e) if json => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!(
+                "the body is not a JSON object of strings grant_type, username and password: {e}"
+            ),
+            )
+        }
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "send a form: grant_type=password&username=...&password=...",
+            )
+        }
     };
     match form.grant_type.as_deref() {
         Some("password") => {}
@@ -75,6 +102,13 @@ pub async fn token(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 format!("grant_type `{other}` is not supported; use `password`"),
+            )
+        }
+        None if !json && body.trim_ascii_start().starts_with(b"{") => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the body looks like JSON but was sent as a form: send it with Content-Type: application/json, or as grant_type=password&username=...&password=...",
             )
         }
         None => {
