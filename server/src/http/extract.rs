@@ -85,17 +85,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if inner.is_syntax() || inner.is_eof() {
             ApiError::field("body", format!("is not valid JSON: {inner}"))
         } else {
-            let field = if field == "." {
-                "body".to_owned()
-            } else {
-                field
-            };
-            ApiError::field(field, strip_position(&inner.to_string()))
+            let message = strip_position(&inner.to_string());
+            // A missing field is reported at its parent's path: name the field itself.
+            match (field.as_str(), missing_field(&message)) {
+                (".", Some(name)) => ApiError::field(name, "is required"),
+                (path, Some(name)) => ApiError::field(format!("{path}.{name}"), "is required"),
+                (".", None) => ApiError::field("body", message),
+                (_, None) => ApiError::field(field, message),
+            }
         }
     })?;
     de.end()
         .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// The name in serde's "missing field `name`".
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
 }
 
 /// serde_json appends " at line 1 column 9" to data errors; the field name says more.
@@ -118,7 +125,8 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             Err(PathRejection::FailedToDeserializePathParams(e)) => {
                 use axum::extract::path::ErrorKind;
                 Err(match e.into_kind() {
-                    ErrorKind::ParseErrorAtKey { key, value, .. } => {
+                    ErrorKind::ParseErrorAtKey { key, value, .. }
+                    | ErrorKind::DeserializeError { key, value, .. } => {
                         ApiError::field(key, format!("`{value}` is not a valid id (a UUID)"))
                     }
                     other => ApiError::field("path", other.to_string()),

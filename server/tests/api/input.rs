@@ -40,6 +40,70 @@ async fn malformed_json_is_a_400(pool: PgPool) {
     .await;
 }
 
+/// The `field` of a problem's error is the field itself: a missing one (serde reports it at its
+/// parent), a nested one, and a malformed id in the path.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn the_error_names_exactly_the_field_at_fault(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let steps = format!("/api/jobs/{}/steps", id(&job));
+    let step = app.add_top_step(&job, "s").await;
+    let cases = [
+        (
+            app.post("/api/jobs", &json!({})).await,
+            "description",
+            "is required",
+        ),
+        (
+            app.post(&steps, &json!({ "description": "s" })).await,
+            "type",
+            "is required",
+        ),
+        (
+            app.post(
+                &steps,
+                &json!({ "description": "s", "type": "executing", "parent_step": {} }),
+            )
+            .await,
+            "parent_step.id",
+            "is required",
+        ),
+        (
+            app.post(
+                "/api/jobs/not-a-uuid/steps",
+                &json!({ "description": "s", "type": "executing" }),
+            )
+            .await,
+            "job_id",
+            "`not-a-uuid` is not a valid id (a UUID)",
+        ),
+        (
+            app.post(
+                &format!("/api/jobs/{}/steps/nope/end", id(&job)),
+                &json!({ "status": "finished" }),
+            )
+            .await,
+            "step_id",
+            "`nope` is not a valid id (a UUID)",
+        ),
+        (
+            app.post(
+                &format!("/api/jobs/x/steps/{}/end", id(&step)),
+                &json!({ "status": "finished" }),
+            )
+            .await,
+            "job_id",
+            "`x` is not a valid id (a UUID)",
+        ),
+    ];
+    for (response, field, message) in cases {
+        let body = expect_status(response, 400).await;
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+        assert_eq!(body["errors"][0]["message"], message, "{body}");
+        assert_eq!(body["detail"], format!("{field}: {message}"), "{body}");
+    }
+}
+
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
 async fn wrong_types_and_missing_fields_name_the_field(pool: PgPool) {
     let app = spawn_app(pool).await;
