@@ -61,12 +61,36 @@ pub struct ListQuery {
     correlation_id: Option<String>,
     /// Owner's user id or user name.
     owner: Option<String>,
+    /// Inclusive. An RFC 3339 time (`2026-11-28T12:00:00Z`) or a date (`2026-11-28`, its midnight UTC).
+    #[serde(default, deserialize_with = "time_or_date")]
+    #[param(value_type = Option<String>)]
     started_after: Option<DateTime<Utc>>,
+    /// Exclusive. An RFC 3339 time or a date, as `started_after`.
+    #[serde(default, deserialize_with = "time_or_date")]
+    #[param(value_type = Option<String>)]
     started_before: Option<DateTime<Utc>>,
     /// 1..=500, default 50.
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+}
+
+/// An RFC 3339 time, or a date meaning its midnight UTC; anything else is refused saying so.
+fn time_or_date<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let raw = String::deserialize(de)?;
+    let raw = raw.trim();
+    // An offset's `+` sent unencoded in a query string arrives as a space.
+    if let Ok(t) = DateTime::parse_from_rfc3339(&raw.replace(' ', "+")) {
+        return Ok(Some(t.with_timezone(&Utc)));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return Ok(Some(d.and_time(chrono::NaiveTime::MIN).and_utc()));
+    }
+    Err(serde::de::Error::custom(format!(
+        "`{raw}` is not a time as RFC 3339 (2026-11-28T12:00:00Z) or a date (2026-11-28)"
+    )))
 }
 
 pub fn parse_statuses(raw: Option<&str>) -> Result<Vec<Status>, ApiError> {

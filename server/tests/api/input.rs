@@ -40,6 +40,39 @@ async fn malformed_json_is_a_400(pool: PgPool) {
     .await;
 }
 
+/// `started_after` / `started_before` take an RFC 3339 time (an offset's `+` may arrive unencoded,
+/// as a space) or a date; anything else is a 400 saying what is expected.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn list_times_are_rfc_3339_or_dates(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    app.add_job("j").await;
+    let count = |query: &'static str| {
+        let app = &app;
+        async move {
+            let body = expect_status(app.get(&format!("/api/jobs?{query}")).await, 200).await;
+            body["items"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(count("started_after=2000-01-01").await, 1);
+    assert_eq!(count("started_before=2000-01-01").await, 0);
+    assert_eq!(count("started_after=2000-01-01T00:00:00Z").await, 1);
+    assert_eq!(count("started_after=2000-01-01T01:00:00+01:00").await, 1);
+    assert_eq!(count("started_after=2000-01-01T01:00:00%2B01:00").await, 1);
+    assert_eq!(count("started_before=2999-01-01").await, 1);
+    for bad in ["yesterday", "2026-13-01", "1700000000"] {
+        let body = expect_problem(
+            app.get(&format!("/api/jobs?started_after={bad}")).await,
+            400,
+            "started_after",
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], "started_after", "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("RFC 3339"), "{message}");
+        assert!(message.contains(bad), "{message}");
+    }
+}
+
 /// The `field` of a problem's error is the field itself: a missing one (serde reports it at its
 /// parent), a nested one, and a malformed id in the path.
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
