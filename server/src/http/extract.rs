@@ -160,9 +160,23 @@ pub fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             } else {
                 field
             },
-            e.into_inner().to_string(),
+            plain_words(e.into_inner().to_string()),
         )
     })
+}
+
+/// The standard library's words for a bad number or flag in a query string, as a person would say them.
+fn plain_words(message: String) -> String {
+    match message.as_str() {
+        "invalid digit found in string" | "cannot parse integer from empty string" => {
+            "must be a whole number".to_owned()
+        }
+        "number too large to fit in target type" | "number too small to fit in target type" => {
+            "is out of range".to_owned()
+        }
+        "provided string was not `true` or `false`" => "must be `true` or `false`".to_owned(),
+        _ => message,
+    }
 }
 
 /// The secret of the UI session cookie, if the request carries one.

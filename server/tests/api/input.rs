@@ -40,6 +40,35 @@ async fn malformed_json_is_a_400(pool: PgPool) {
     .await;
 }
 
+/// A bad number or flag in a query string is refused in plain words, naming the parameter.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn bad_query_numbers_and_flags_are_named_in_plain_words(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    for (query, field, message) in [
+        ("/api/jobs?limit=abc", "limit", "must be a whole number"),
+        ("/api/jobs?limit=", "limit", "must be a whole number"),
+        (
+            "/api/jobs?limit=99999999999999999999",
+            "limit",
+            "is out of range",
+        ),
+        (
+            "/api/jobs?external=maybe",
+            "external",
+            "must be `true` or `false`",
+        ),
+        (
+            "/api/events?last_event_id=abc",
+            "last_event_id",
+            "must be a whole number",
+        ),
+    ] {
+        let body = expect_status(app.get(query).await, 400).await;
+        assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
+        assert_eq!(body["errors"][0]["message"], message, "{query}: {body}");
+    }
+}
+
 /// `started_after` / `started_before` take an RFC 3339 time (an offset's `+` may arrive unencoded,
 /// as a space) or a date; anything else is a 400 saying what is expected.
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
