@@ -85,7 +85,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if inner.is_syntax() || inner.is_eof() {
             ApiError::field("body", format!("is not valid JSON: {inner}"))
         } else {
-            let message = strip_position(&inner.to_string());
+            let message = in_plain_types(strip_position(&inner.to_string()));
             // A missing field is reported at its parent's path: name the field itself.
             match (field.as_str(), missing_field(&message)) {
                 (".", Some(name)) => ApiError::field(name, "is required"),
@@ -98,6 +98,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end()
         .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// serde names Rust's integer types ("expected i32"); a person expects "a whole number".
+fn in_plain_types(message: String) -> String {
+    const INTEGERS: [&str; 10] = [
+        "i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize",
+    ];
+    match message.rsplit_once(", expected ") {
+        Some((head, ty)) if INTEGERS.contains(&ty) => format!("{head}, expected a whole number"),
+        _ => message,
+    }
 }
 
 /// The name in serde's "missing field `name`".

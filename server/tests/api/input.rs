@@ -40,6 +40,28 @@ async fn malformed_json_is_a_400(pool: PgPool) {
     .await;
 }
 
+/// A JSON number where a whole one is expected says so, not which Rust integer type it is.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_fraction_for_a_whole_number_is_refused_in_plain_words(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("j").await;
+    let step = app.add_top_step(&job, "s").await;
+    let progress = format!("/api/jobs/{}/steps/{}/progress", id(&job), id(&step));
+    for (path, body, field) in [
+        (
+            "/api/jobs",
+            json!({ "description": "x", "timeout_seconds": 1.5 }),
+            "timeout_seconds",
+        ),
+        (progress.as_str(), json!({ "progress": 50.5 }), "progress"),
+    ] {
+        let body = expect_status(app.post(path, &body).await, 400).await;
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.ends_with("expected a whole number"), "{message}");
+    }
+}
+
 /// A bad number or flag in a query string is refused in plain words, naming the parameter.
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
 async fn bad_query_numbers_and_flags_are_named_in_plain_words(pool: PgPool) {
