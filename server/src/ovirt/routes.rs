@@ -167,10 +167,11 @@ impl FromRequestParts<AppState> for OvirtCaller {
         let format = Format {
             json: wants_json(&parts.headers),
         };
-        let token = parts
+        let authorization = parts
             .headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.to_str().ok());
+        let token = authorization
             .and_then(|h| {
                 h.strip_prefix("Bearer ")
                     .or_else(|| h.strip_prefix("bearer "))
@@ -178,11 +179,16 @@ impl FromRequestParts<AppState> for OvirtCaller {
             .map(str::trim)
             .filter(|t| !t.is_empty());
         let Some(token) = token else {
-            let mut r = format.fault(
-                StatusCode::UNAUTHORIZED,
-                "Unauthorized",
-                "[sign in first: POST /ovirt-engine/sso/oauth/token]",
-            );
+            let basic = authorization.is_some_and(|h| {
+                h.get(..6)
+                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic "))
+            });
+            let detail = if basic {
+                "[HTTP Basic authentication is not accepted: get a token with POST /ovirt-engine/sso/oauth/token and send it as Authorization: Bearer]"
+            } else {
+                "[sign in first: POST /ovirt-engine/sso/oauth/token]"
+            };
+            let mut r = format.fault(StatusCode::UNAUTHORIZED, "Unauthorized", detail);
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             return Err(r);

@@ -122,3 +122,37 @@ async fn a_jobs_owner_link_leads_to_its_user_for_those_who_may_see_it(pool: PgPo
     .await;
     assert_eq!(status, 400, "{fault}");
 }
+
+/// The oVirt API takes the SSO token, as the SDK sends it. A script used to `curl -u user:password`
+/// against oVirt is told that HTTP Basic is not taken here and how to get a token instead.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn http_basic_is_refused_saying_how_to_sign_in(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let basic = app
+        .client
+        .get(app.url("/ovirt-engine/api/jobs"))
+        .basic_auth("admin@internal", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 401);
+    assert_eq!(basic.headers()["www-authenticate"], "Bearer");
+    let fault = basic.text().await.unwrap();
+    assert!(fault.contains("<fault>"), "{fault}");
+    assert!(
+        fault.contains("HTTP Basic authentication is not accepted"),
+        "{fault}"
+    );
+    assert!(fault.contains("/ovirt-engine/sso/oauth/token"), "{fault}");
+
+    let none = app
+        .client
+        .get(app.url("/ovirt-engine/api/jobs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), 401);
+    let fault = none.text().await.unwrap();
+    assert!(!fault.contains("Basic"), "{fault}");
+    assert!(fault.contains("sign in first"), "{fault}");
+}
