@@ -307,7 +307,12 @@ pub fn from_body<T: serde::de::DeserializeOwned>(
 ) -> Result<T, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8".to_owned())?;
     if json {
-        serde_json::from_str(text).map_err(|e| format!("the JSON body is not valid: {e}"))
+        let mut de = serde_json::Deserializer::from_str(text);
+        let value = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| at_field(e, root, "JSON", |e| e.is_syntax() || e.is_eof()))?;
+        de.end()
+            .map_err(|e| format!("the JSON body is not valid: {e}"))?;
+        Ok(value)
     } else {
         match root_element(text) {
             Some(name) if name != root => {
@@ -315,7 +320,32 @@ pub fn from_body<T: serde::de::DeserializeOwned>(
             }
             _ => {}
         }
-        quick_xml::de::from_str(text).map_err(|e| format!("the XML body is not valid: {e}"))
+        let mut de = quick_xml::de::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            at_field(e, root, "XML", |e| {
+                matches!(
+                    e,
+                    quick_xml::DeError::InvalidXml(_) | quick_xml::DeError::UnexpectedEof
+                )
+            })
+        })
+    }
+}
+
+/// A body error naming the element at fault (`job.auto_cleared: ...`), or the body when the fault is
+/// not in one element (a document that is not well-formed).
+fn at_field<E: std::fmt::Display>(
+    e: serde_path_to_error::Error<E>,
+    root: &str,
+    format: &str,
+    not_well_formed: impl Fn(&E) -> bool,
+) -> String {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    if path == "." || not_well_formed(&inner) {
+        format!("the {format} body is not valid: {inner}")
+    } else {
+        format!("{root}.{path}: {inner}")
     }
 }
 

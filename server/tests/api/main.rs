@@ -12,6 +12,7 @@ mod jobs;
 mod large;
 mod list;
 mod outage;
+mod ovirt_input;
 mod ovirt_users;
 mod permissions;
 mod server_fns;
