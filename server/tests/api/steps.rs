@@ -408,77 +408,44 @@ async fn an_end_or_progress_answers_the_step_as_a_read_shows_it(pool: PgPool) {
     let parent = app.add_top_step(&job, "parent").await;
     let a = app.add_sub_step(&job, &parent, "a").await;
     let b = app.add_sub_step(&job, &parent, "b").await;
-    let progress =
-        |s: &serde_json::Value| format!("/api/jobs/{}/steps/{}/progress", id(&job), id(s));
+    // Each call answers 200 with the step; each answer must equal a read made right after it.
+    let (app, job) = (&app, &job);
+    let answer_as_read = |step: &Value, action: &str, body: Value| {
+        let path = format!("/api/jobs/{}/steps/{}/{action}", id(job), id(step));
+        let step = step.clone();
+        async move {
+            let answer = expect_status(app.post(&path, &body).await, 200).await;
+            assert_eq!(answer, app.step(job, &step).await, "{path}");
+            answer
+        }
+    };
 
-    let before = app.job(&job).await["last_updated"].clone();
-    let a_now = expect_status(
-        app.post(&progress(&a), &json!({ "progress": 40 })).await,
-        200,
+    let before = app.job(job).await["last_updated"].clone();
+    answer_as_read(&a, "progress", json!({ "progress": 40 })).await;
+    assert_ne!(app.job(job).await["last_updated"], before);
+    let b_now = answer_as_read(
+        &b,
+        "end",
+        json!({ "status": "finished", "type": "finalizing" }),
     )
     .await;
-    assert_eq!(a_now, app.step(&job, &a).await);
-    assert_ne!(app.job(&job).await["last_updated"], before);
-
-    let b_now = expect_status(
-        app.end_step(
-            &job,
-            &b,
-            json!({ "status": "finished", "type": "finalizing" }),
-        )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(b_now, app.step(&job, &b).await);
     assert_eq!(b_now["type"], "finalizing");
 
     // A parent with progress of its own answers that, not its sub-steps' mean.
-    let other = app.add_top_step(&job, "other").await;
-    app.add_sub_step(&job, &other, "c").await;
-    let other_now = expect_status(
-        app.post(&progress(&other), &json!({ "progress": 10 }))
-            .await,
-        200,
-    )
-    .await;
+    let other = app.add_top_step(job, "other").await;
+    app.add_sub_step(job, &other, "c").await;
+    let other_now = answer_as_read(&other, "progress", json!({ "progress": 10 })).await;
     assert_eq!(other_now["progress"], 10);
-    assert_eq!(other_now, app.step(&job, &other).await);
 
-    let a_ended = expect_status(
-        app.end_step(&job, &a, json!({ "status": "finished" }))
-            .await,
-        200,
-    )
-    .await;
-    assert_eq!(a_ended, app.step(&job, &a).await);
-    let last = app.job(&job).await["last_updated"].clone();
-    let parent_ended = expect_status(
-        app.end_step(
-            &job,
-            &parent,
-            json!({ "status": "failed", "fail_job": false }),
-        )
-        .await,
-        200,
-    )
-    .await;
+    answer_as_read(&a, "end", json!({ "status": "finished" })).await;
+    let last = app.job(job).await["last_updated"].clone();
+    let failed = json!({ "status": "failed", "fail_job": false });
+    let parent_ended = answer_as_read(&parent, "end", failed.clone()).await;
     assert_eq!(parent_ended["status"], "failed");
     assert_eq!(parent_ended["progress"], 100, "both sub-steps ended");
-    assert_eq!(parent_ended, app.step(&job, &parent).await);
-    assert_ne!(app.job(&job).await["last_updated"], last);
+    assert_ne!(app.job(job).await["last_updated"], last);
     // A retry answers the same step again.
-    let again = expect_status(
-        app.end_step(
-            &job,
-            &parent,
-            json!({ "status": "failed", "fail_job": false }),
-        )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(again, parent_ended);
+    assert_eq!(answer_as_read(&parent, "end", failed).await, parent_ended);
 }
 
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
