@@ -3,8 +3,8 @@
 # REST writes at 1/8/32 clients, reads at 1M jobs / 5M steps, event delivery lag, server memory, the
 # wasm bundle. Writes the results to .local/bench-<date>.md. Not a test: a measurement.
 #   BENCH_SECONDS (10) per write measurement, BENCH_JOBS (1000000) jobs seeded,
-#   BENCH_ONLY (reads, writes or events) to run one part; BENCH_OP ("add job", "add step" or
-#   "end step") and BENCH_CLIENTS (1, 8 or 32) to narrow the writes, for profiling.
+#   BENCH_ONLY (reads, writes or events) to run one part; BENCH_OP ("add job", "add step",
+#   "end step" or "set progress") and BENCH_CLIENTS (1, 8 or 32) to narrow the writes, for profiling.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"

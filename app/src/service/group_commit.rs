@@ -1,13 +1,13 @@
 //! Group commit. Concurrent requests of one kind (adding a running step: `step_batch`; ending a
-//! running step: `end_batch`) queue here; a few workers each take every request waiting in their
-//! queue (under load, also those they expect within 1 ms: [`linger`]) and write them with one call
-//! of a database function which, being a statement of its own, commits: one round trip for the
-//! whole batch instead of a transaction of several statements per request. A request is answered
-//! only after the commit, so every acknowledged change is durable. The call may hand a request back
-//! to be written alone, by the same rules, in its own handler (the function takes only the common
-//! case); so does a call the database refuses as a whole, so one request never fails for another's
-//! sake. Should the connection fail during the call (it may have committed), each request fails
-//! rather than risk a change twice.
+//! running step or setting its progress: `change_batch`) queue here; a few workers each take every
+//! request waiting in their queue (under load, also those they expect within 1 ms: [`linger`]) and
+//! write them with one call of a database function which, being a statement of its own, commits:
+//! one round trip for the whole batch instead of a transaction of several statements per request. A
+//! request is answered only after the commit, so every acknowledged change is durable. The call may
+//! hand a request back to be written alone, by the same rules, in its own handler (the function
+//! takes only the common case); so does a call the database refuses as a whole, so one request
+//! never fails for another's sake. Should the connection fail during the call (it may have
+//! committed), each request fails rather than risk a change twice.
 //!
 //! Each job's requests always go to the same worker's queue. The call locks the jobs it writes to
 //! until it commits, so two workers sharing jobs took turns, each waiting for the other's commit,

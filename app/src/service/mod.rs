@@ -5,8 +5,8 @@
 mod admin;
 mod audit;
 mod auth_cache;
+mod change_batch;
 pub mod commands;
-mod end_batch;
 mod error;
 pub mod events;
 mod group_commit;
@@ -97,8 +97,8 @@ pub struct Engine {
     process_id: Option<Uuid>,
     /// New running steps of concurrent requests, written in shared calls.
     step_batcher: std::sync::Arc<group_commit::Batcher<step_batch::AddStarted>>,
-    /// Ends of running steps of concurrent requests, written in shared calls.
-    end_batcher: std::sync::Arc<group_commit::Batcher<end_batch::EndRunning>>,
+    /// Ends and progress reports of running steps of concurrent requests, written in shared calls.
+    change_batcher: std::sync::Arc<group_commit::Batcher<change_batch::ChangeRunning>>,
     /// Tokens checked within the last second.
     auth_cache: std::sync::Arc<auth_cache::AuthCache>,
     /// Rung after a change was committed: the event hub numbers the new events at once.
@@ -113,7 +113,7 @@ impl Engine {
             pool,
             process_id: None,
             step_batcher: Default::default(),
-            end_batcher: Default::default(),
+            change_batcher: Default::default(),
             auth_cache: Default::default(),
             changes: Default::default(),
             step_room: Default::default(),
@@ -126,7 +126,7 @@ impl Engine {
             pool: self.pool.clone(),
             process_id: Some(process_id),
             step_batcher: self.step_batcher.clone(),
-            end_batcher: self.end_batcher.clone(),
+            change_batcher: self.change_batcher.clone(),
             auth_cache: self.auth_cache.clone(),
             changes: self.changes.clone(),
             step_room: self.step_room.clone(),

@@ -3,7 +3,7 @@
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::end_batch::EndRunning;
+use super::change_batch::{Change, ChangeRunning};
 use super::group_commit::Outcome;
 use super::idempotency::{self, Claim, IdempotencyKey};
 use super::jobs::{close_running_steps, lock_job, set_job_ended, touch_job};
@@ -399,15 +399,17 @@ impl Engine {
             .map_err(|(f, m)| ServiceError::invalid(f, m))?;
         let fails_job = status == Status::Failed && input.fail_job.unwrap_or(true);
         // The common case (no `force`, not failing the job) joins concurrent ones in a shared call
-        // (see `end_batch`), which hands back whatever it does not end so: then it ends alone.
+        // (see `change_batch`), which hands back whatever it does not end so: then it ends alone.
         let step = if !(input.force || fails_job) {
-            let end = EndRunning {
+            let end = ChangeRunning {
                 step_id,
-                status,
-                step_type: input.step_type,
+                change: Change::End {
+                    status,
+                    step_type: input.step_type,
+                },
             };
             match self
-                .end_batcher
+                .change_batcher
                 .submit(&self.pool, caller, job_id, end)
                 .await?
             {
@@ -425,7 +427,9 @@ impl Engine {
         Ok(step)
     }
 
-    /// Set a running step's own progress.
+    /// Set a running step's own progress. The common case (a running step without sub-steps) joins
+    /// concurrent ends and reports in a shared call (see `change_batch`), which hands back whatever
+    /// it does not change so: then it is written alone.
     pub async fn set_progress(
         &self,
         caller: &Caller,
@@ -433,22 +437,20 @@ impl Engine {
         step_id: Uuid,
         progress: Progress,
     ) -> Result<Step> {
-        let mut tx = self.pool.begin().await?;
-        let (_, held) = lock_job_and_step(&mut tx, caller, job_id, step_id).await?;
-        if held.step.status.is_terminal() {
-            return Err(ServiceError::conflict(format!(
-                "step {step_id} has ended ({}); its progress is final",
-                held.step.status
-            )));
-        }
-        let row: StepRow = sqlx::query_as(&update_step_touching_job("progress = $3"))
-            .bind(step_id)
-            .bind(job_id)
-            .bind(progress.value())
-            .fetch_one(&mut *tx)
-            .await?;
-        let step = rolled_up(&mut tx, job_id, row.try_into()?, held.children).await?;
-        tx.commit().await?;
+        let report = ChangeRunning {
+            step_id,
+            change: Change::Progress(progress),
+        };
+        let step = match self
+            .change_batcher
+            .submit(&self.pool, caller, job_id, report)
+            .await?
+        {
+            Outcome::Written(step) => step,
+            Outcome::Alone(_) => {
+                set_progress_alone(&self.pool, caller, job_id, step_id, progress).await?
+            }
+        };
         self.changed();
         Ok(step)
     }
@@ -488,6 +490,33 @@ impl Engine {
             }
         })
     }
+}
+
+/// Set a step's own progress in a transaction of its own: a running step's, else a refusal.
+async fn set_progress_alone(
+    pool: &PgPool,
+    caller: &Caller,
+    job_id: Uuid,
+    step_id: Uuid,
+    progress: Progress,
+) -> Result<Step> {
+    let mut tx = pool.begin().await?;
+    let (_, held) = lock_job_and_step(&mut tx, caller, job_id, step_id).await?;
+    if held.step.status.is_terminal() {
+        return Err(ServiceError::conflict(format!(
+            "step {step_id} has ended ({}); its progress is final",
+            held.step.status
+        )));
+    }
+    let row: StepRow = sqlx::query_as(&update_step_touching_job("progress = $3"))
+        .bind(step_id)
+        .bind(job_id)
+        .bind(progress.value())
+        .fetch_one(&mut *tx)
+        .await?;
+    let step = rolled_up(&mut tx, job_id, row.try_into()?, held.children).await?;
+    tx.commit().await?;
+    Ok(step)
 }
 
 /// End a step in a transaction of its own (SPEC §1).

@@ -34,7 +34,8 @@ struct Args {
     /// Run only one part: `reads`, `writes` or `events`.
     #[arg(long)]
     only: Option<String>,
-    /// Of the writes, only this operation (`add job`, `add step` or `end step`), for profiling.
+    /// Of the writes, only this operation (`add job`, `add step`, `end step` or `set progress`),
+    /// for profiling.
     #[arg(long)]
     op: Option<String>,
     /// Of the writes, only with this many clients, for profiling.
@@ -252,7 +253,7 @@ async fn main() -> anyhow::Result<()> {
             "| operation | clients | requests/s | × limit | p50 ms | p99 ms | cores busy | \
              database µs | server µs | generator µs |\n|---|---|---|---|---|---|---|---|---|---|"
         );
-        for op in ["add job", "add step", "end step"] {
+        for op in ["add job", "add step", "end step", "set progress"] {
             if args.op.as_deref().is_some_and(|o| o != op) {
                 continue;
             }
@@ -374,22 +375,39 @@ async fn writes(
                     end_urls.push(format!("{}/api/jobs/{job_id}/steps/{step}/end", client.url));
                 }
             }
-            // Each request's URL and body, made before the clock starts.
-            let (url, body) = match op.as_str() {
+            // Each request's URL and bodies, made before the clock starts; a client reporting
+            // progress reports on one running step of its own, 0 to 100 and again.
+            let (url, bodies) = match op.as_str() {
                 "add job" => (
                     format!("{}/api/jobs", client.url),
-                    json!({ "description": "bench job" }),
+                    vec![json!({ "description": "bench job" })],
                 ),
                 "add step" => (
                     format!("{}/api/jobs/{job_id}/steps", client.url),
-                    json!({ "description": "bench step", "type": "executing" }),
+                    vec![json!({ "description": "bench step", "type": "executing" })],
                 ),
+                "set progress" => {
+                    let s = client
+                        .post(
+                            &format!("/api/jobs/{job_id}/steps"),
+                            &json!({ "description": "s", "type": "executing" }),
+                        )
+                        .await?;
+                    let step = s["id"].as_str().unwrap_or_default();
+                    (
+                        format!("{}/api/jobs/{job_id}/steps/{step}/progress", client.url),
+                        (0..=100).map(|p| json!({ "progress": p })).collect(),
+                    )
+                }
                 _ => (
                     String::new(),
-                    json!({ "status": "finished", "fail_job": false }),
+                    vec![json!({ "status": "finished", "fail_job": false })],
                 ),
             };
-            let body = bytes::Bytes::from(serde_json::to_vec(&body)?);
+            let bodies = bodies
+                .iter()
+                .map(|b| Ok(bytes::Bytes::from(serde_json::to_vec(b)?)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let mut end_urls = end_urls.into_iter();
             if ready.wait().await.is_leader() {
                 *started.lock().unwrap_or_else(|e| e.into_inner()) = Cpu::now(server_pid);
@@ -408,7 +426,9 @@ async fn writes(
                 } else {
                     &url
                 };
-                client.post_prepared(target, &body).await?;
+                client
+                    .post_prepared(target, &bodies[mine.len() % bodies.len()])
+                    .await?;
                 mine.push(t.elapsed());
             }
             all.lock().await.extend(mine);

@@ -208,7 +208,7 @@ async fn a_burst_of_good_and_bad_adds_answers_each_request_on_its_own(pool: PgPo
     assert_eq!(listed["items"].as_array().unwrap().len(), 21);
 }
 
-/// Concurrent ends share calls on the server (`end_batch`), which end only running steps without
+/// Concurrent ends share calls on the server (`change_batch`), which end only running steps without
 /// sub-steps and hand the rest back to be ended alone; each request still gets its own answer, and
 /// only the good ones end a step, leave an event and move the job's progress.
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
@@ -313,6 +313,113 @@ async fn a_burst_of_good_and_bad_ends_answers_each_request_on_its_own(pool: PgPo
     // 31 of the 32 top-level steps ended, the parent at 0: 3,100 / 32, rounded.
     assert_eq!(job_now["progress"], 97);
     assert!(job_now["last_updated"].as_str() > first["end_time"].as_str());
+}
+
+/// Progress reports share calls with ends on the server (`change_batch`), which change only running
+/// steps without sub-steps and hand the rest back to be written alone; each request still gets its
+/// own answer, a report that changes nothing leaves no event, and the job's progress follows.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_burst_of_progress_reports_and_ends_answers_each_request_on_its_own(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (_, creator) = app
+        .user_with_roles("creator", &["ExternalTasksCreator"])
+        .await;
+    let creator = app.as_token(&creator);
+    let job = app.add_job("target").await;
+    let other = app.add_job("other").await;
+    let mut leaves = Vec::new();
+    for i in 0..30 {
+        leaves.push(app.add_top_step(&job, &format!("leaf {i}")).await);
+    }
+    let parent = app.add_top_step(&job, "parent").await;
+    app.add_sub_step(&job, &parent, "child").await;
+    let done = app.add_top_step(&job, "done").await;
+    expect_status(
+        app.end_step(&job, &done, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    let missing = json!({ "id": uuid::Uuid::now_v7().to_string() });
+    let elsewhere = app.add_top_step(&other, "elsewhere").await;
+
+    let requests = (0..60usize).map(|i| {
+        let (app, creator, leaves) = (&app, &creator, &leaves);
+        let (job, parent, done, missing, elsewhere) = (&job, &parent, &done, &missing, &elsewhere);
+        async move {
+            let m = i / 6;
+            let (response, expected) = match (i % 6, i % 4) {
+                // Leaves 0..=19 report n * 5 %; leaves 20..=29 end.
+                (0 | 1, _) => (
+                    report(app, job, &leaves[m * 2 + i % 6], (m * 2 + i % 6) as i64 * 5).await,
+                    200,
+                ),
+                (2, _) => (
+                    app.end_step(job, &leaves[20 + m], json!({ "status": "finished" }))
+                        .await,
+                    200,
+                ),
+                // The parent of a running sub-step has progress of its own too.
+                (3, 1) => (report(app, job, parent, 40).await, 200),
+                // Leaf 0 again, with what it reports above: no change.
+                (3, _) => (report(app, job, &leaves[0], 0).await, 200),
+                (4, 0) => (report(app, job, missing, 10).await, 404),
+                (4, _) => (report(app, job, done, 10).await, 409),
+                (_, 1) => (report(app, job, elsewhere, 10).await, 404),
+                _ => (report(creator, job, &leaves[0], 10).await, 403),
+            };
+            (i, expected, expect_status(response, expected).await)
+        }
+    });
+    let outcomes = futures::future::join_all(requests).await;
+    for (i, expected, body) in &outcomes {
+        let m = i / 6;
+        match (i % 6, i % 4) {
+            (0 | 1, _) => {
+                let n = m * 2 + i % 6;
+                assert_eq!(body["id"], id(&leaves[n]), "request {i}");
+                assert_eq!(body["status"], "started", "request {i}: {body}");
+                assert_eq!(body["progress"], n * 5, "request {i}: {body}");
+                assert_eq!(*body, app.step(&job, &leaves[n]).await);
+            }
+            (2, _) => {
+                assert_eq!(body["id"], id(&leaves[20 + m]), "request {i}");
+                assert_eq!(body["status"], "finished", "request {i}: {body}");
+            }
+            (3, 1) => {
+                assert_eq!(body["id"], id(&parent), "request {i}");
+                assert_eq!(body["progress"], 40, "request {i}: {body}");
+            }
+            (3, _) => assert_eq!(body["progress"], 0, "request {i}: {body}"),
+            _ => assert_eq!(body["status"], *expected, "request {i}: {body}"),
+        }
+    }
+
+    let (reported, finished, updates): (i64, i64, i64) = sqlx::query_as(
+        "select count(*) filter (where progress is not null),
+                count(*) filter (where status = 'finished'),
+                (select count(*) from event where job_id = $1::uuid and kind = 'step.updated')
+           from step where job_id = $1::uuid",
+    )
+    .bind(id(&job))
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    // 20 leaves and the parent reported, 10 leaves and `done` finished; one event per change
+    // (`done`'s end included), none for the reports that changed nothing.
+    assert_eq!((reported, finished, updates), (21, 11, 32));
+    let other_step = app.step(&other, &elsewhere).await;
+    assert!(other_step["progress"].is_null(), "{other_step}");
+    let job_now = app.job(&job).await;
+    // 32 top-level steps: leaves 0..=19 at 0, 5, .., 95 %, 10 leaves and `done` at 100, the parent
+    // at 40: 2,090 / 32, rounded.
+    assert_eq!(job_now["progress"], 65);
+    assert_eq!(job_now["status"], "started");
+}
+
+async fn report(who: &TestApp, job: &Value, step: &Value, progress: i64) -> reqwest::Response {
+    let path = format!("/api/jobs/{}/steps/{}/progress", id(job), id(step));
+    who.post(&path, &json!({ "progress": progress })).await
 }
 
 /// Requests sent together share one write (the group commit); each still gets its own answer:
