@@ -153,3 +153,41 @@ test("a change to an open job's detail fetches the job once, steps included", as
   await page.waitForTimeout(1000);
   expect(fetches).toBe(1);
 });
+
+test('a long owner name is cut short in its column, and a progress figure stays inside its bar', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const name = unique('nightly-backup-plugin-of-the-storage-team').replace(' ', '-');
+  const user = await admin.post('/api/users', { username: name, password: 'plugin-password' });
+  await admin.put(`/api/users/${user.id}/roles/ExternalTasksCreator`);
+  const plugin = api(request, await token(request, name, 'plugin-password'));
+  const description = unique('Owned by a long name');
+  const job = await plugin.post('/api/jobs', { description });
+  const step = await plugin.post(`/api/jobs/${job.id}/steps`, { description: 'Copy', type: 'executing' });
+  await plugin.post(`/api/jobs/${job.id}/steps/${step.id}/progress`, { progress: 40 }, 200);
+
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await signIn(page);
+  const row = jobRow(page, description);
+  const owner = row.locator('.owner');
+  await expect(owner).toHaveAttribute('title', name);
+  // Where the owner's text is drawn (its own box clips it, or not) against the next column's start.
+  const drawn = await owner.evaluate((el) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const text = range.getBoundingClientRect().right;
+    const clips = getComputedStyle(el).overflowX !== 'visible';
+    return {
+      right: clips ? Math.min(text, el.getBoundingClientRect().right) : text,
+      next: el.nextElementSibling!.getBoundingClientRect().left,
+      cut: text > el.getBoundingClientRect().right,
+    };
+  });
+  expect(drawn.cut, 'the name is longer than its column').toBe(true);
+  expect(drawn.right).toBeLessThanOrEqual(drawn.next);
+
+  const bar = row.getByRole('progressbar');
+  await expect(bar).toHaveAttribute('aria-valuenow', '40');
+  const [outer, label] = await Promise.all([bar.boundingBox(), bar.locator('.pct').boundingBox()]);
+  expect(label!.y).toBeGreaterThanOrEqual(outer!.y);
+  expect(label!.y + label!.height).toBeLessThanOrEqual(outer!.y + outer!.height);
+});

@@ -217,7 +217,8 @@ fn Timeline(
             };
             view! {
                 <li class="tl-row" data-testid="timeline-bar">
-                    <span class="tl-label" style=format!("padding-left: {}rem", level as f32 * 0.9)>{step.description}</span>
+                    <span class="tl-label" style=format!("padding-left: {}rem", level as f32 * 0.9)
+                        title=step.description.clone()>{step.description.clone()}</span>
                     <span class="tl-track">
                         <span class=format!("tl-bar {class}") style=style
                             title=move || format!("{word}: {}", format::duration(start, end.unwrap_or_else(|| now.get())))></span>

@@ -324,8 +324,8 @@ fn JobRow(job: Job, tree_refresh: RwSignal<std::collections::HashMap<Uuid, u32>>
                     {move || if expanded.get() { "▾" } else { "▸" }}
                 </button>
                 <span class=format!("status {class}") title=word><span aria-hidden="true">{icon}</span>" "{word}</span>
-                <a class="desc" href=format!("/jobs/{id}")>{job.description.clone()}</a>
-                <span class="owner">{job.owner_name.clone()}</span>
+                <a class="desc" href=format!("/jobs/{id}") title=job.description.clone()>{job.description.clone()}</a>
+                <span class="owner" title=job.owner_name.clone()>{job.owner_name.clone()}</span>
                 <span class=if job.is_external { "badge ext" } else { "badge int" }>
                     {if job.is_external { "External" } else { "Internal" }}
                 </span>

@@ -199,7 +199,7 @@ fn StepItem(node: StepNode, level: u32) -> impl IntoView {
                     view! { <span class="expander" aria-hidden="true">"·"</span> }.into_any()
                 }}
                 <span class=format!("status {class}") title=word><span aria-hidden="true">{icon}</span>" "{word}</span>
-                <span class="desc">{step.description}</span>
+                <span class="desc" title=step.description.clone()>{step.description.clone()}</span>
                 <span class="type">{step.step_type.as_str()}</span>
                 <span class="kind"></span>
                 <span class="time start">{format::time(start)}</span>
