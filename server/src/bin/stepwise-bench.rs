@@ -193,6 +193,17 @@ impl Client {
         anyhow::ensure!(status.is_success(), "{url}: {status}");
         Ok(())
     }
+    /// A running step added to the job: its URL.
+    async fn add_step(&self, job_id: &str) -> anyhow::Result<String> {
+        let step = self
+            .post(
+                &format!("/api/jobs/{job_id}/steps"),
+                &json!({ "description": "s", "type": "executing" }),
+            )
+            .await?;
+        let step = step["id"].as_str().unwrap_or_default();
+        Ok(format!("{}/api/jobs/{job_id}/steps/{step}", self.url))
+    }
     /// The whole answer, read to its last byte (not parsed).
     async fn get(&self, path: &str) -> anyhow::Result<bytes::Bytes> {
         let r = self
@@ -365,14 +376,7 @@ async fn writes(
             let mut end_urls = Vec::new();
             if op == "end step" {
                 for _ in 0..2000 {
-                    let s = client
-                        .post(
-                            &format!("/api/jobs/{job_id}/steps"),
-                            &json!({ "description": "s", "type": "executing" }),
-                        )
-                        .await?;
-                    let step = s["id"].as_str().unwrap_or_default();
-                    end_urls.push(format!("{}/api/jobs/{job_id}/steps/{step}/end", client.url));
+                    end_urls.push(format!("{}/end", client.add_step(&job_id).await?));
                 }
             }
             // Each request's URL and bodies, made before the clock starts; a client reporting
@@ -386,19 +390,10 @@ async fn writes(
                     format!("{}/api/jobs/{job_id}/steps", client.url),
                     vec![json!({ "description": "bench step", "type": "executing" })],
                 ),
-                "set progress" => {
-                    let s = client
-                        .post(
-                            &format!("/api/jobs/{job_id}/steps"),
-                            &json!({ "description": "s", "type": "executing" }),
-                        )
-                        .await?;
-                    let step = s["id"].as_str().unwrap_or_default();
-                    (
-                        format!("{}/api/jobs/{job_id}/steps/{step}/progress", client.url),
-                        (0..=100).map(|p| json!({ "progress": p })).collect(),
-                    )
-                }
+                "set progress" => (
+                    format!("{}/progress", client.add_step(&job_id).await?),
+                    (0..=100).map(|p| json!({ "progress": p })).collect(),
+                ),
                 _ => (
                     String::new(),
                     vec![json!({ "status": "finished", "fail_job": false })],

@@ -208,16 +208,26 @@ async fn a_burst_of_good_and_bad_adds_answers_each_request_on_its_own(pool: PgPo
     assert_eq!(listed["items"].as_array().unwrap().len(), 21);
 }
 
-/// Concurrent ends share calls on the server (`change_batch`), which end only running steps without
-/// sub-steps and hand the rest back to be ended alone; each request still gets its own answer, and
-/// only the good ones end a step, leave an event and move the job's progress.
-#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
-async fn a_burst_of_good_and_bad_ends_answers_each_request_on_its_own(pool: PgPool) {
-    let app = spawn_app(pool).await;
+/// What a burst of changes aims at: a job of 30 running leaves, a parent with a running sub-step and
+/// a finished step; another job with a step; a step that does not exist; a user who may inject but
+/// owns none of them.
+struct Targets {
+    creator: TestApp,
+    job: Value,
+    other: Value,
+    leaves: Vec<Value>,
+    parent: Value,
+    done: Value,
+    /// The answer to `done`'s end.
+    first: Value,
+    missing: Value,
+    elsewhere: Value,
+}
+
+async fn targets(app: &TestApp) -> Targets {
     let (_, creator) = app
         .user_with_roles("creator", &["ExternalTasksCreator"])
         .await;
-    let creator = app.as_token(&creator);
     let job = app.add_job("target").await;
     let other = app.add_job("other").await;
     let mut leaves = Vec::new();
@@ -233,8 +243,36 @@ async fn a_burst_of_good_and_bad_ends_answers_each_request_on_its_own(pool: PgPo
         200,
     )
     .await;
-    let missing = json!({ "id": uuid::Uuid::now_v7().to_string() });
-    let elsewhere = app.add_top_step(&other, "elsewhere").await;
+    Targets {
+        creator: app.as_token(&creator),
+        elsewhere: app.add_top_step(&other, "elsewhere").await,
+        missing: json!({ "id": uuid::Uuid::now_v7().to_string() }),
+        job,
+        other,
+        leaves,
+        parent,
+        done,
+        first,
+    }
+}
+
+/// Concurrent ends share calls on the server (`change_batch`), which end only running steps without
+/// sub-steps and hand the rest back to be ended alone; each request still gets its own answer, and
+/// only the good ones end a step, leave an event and move the job's progress.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_burst_of_good_and_bad_ends_answers_each_request_on_its_own(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let Targets {
+        creator,
+        job,
+        leaves,
+        parent,
+        done,
+        first,
+        missing,
+        elsewhere,
+        ..
+    } = targets(&app).await;
 
     let requests = (0..60).map(|i| {
         let (app, creator, job, leaves) = (&app, &creator, &job, &leaves);
@@ -321,27 +359,17 @@ async fn a_burst_of_good_and_bad_ends_answers_each_request_on_its_own(pool: PgPo
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
 async fn a_burst_of_progress_reports_and_ends_answers_each_request_on_its_own(pool: PgPool) {
     let app = spawn_app(pool).await;
-    let (_, creator) = app
-        .user_with_roles("creator", &["ExternalTasksCreator"])
-        .await;
-    let creator = app.as_token(&creator);
-    let job = app.add_job("target").await;
-    let other = app.add_job("other").await;
-    let mut leaves = Vec::new();
-    for i in 0..30 {
-        leaves.push(app.add_top_step(&job, &format!("leaf {i}")).await);
-    }
-    let parent = app.add_top_step(&job, "parent").await;
-    app.add_sub_step(&job, &parent, "child").await;
-    let done = app.add_top_step(&job, "done").await;
-    expect_status(
-        app.end_step(&job, &done, json!({ "status": "finished" }))
-            .await,
-        200,
-    )
-    .await;
-    let missing = json!({ "id": uuid::Uuid::now_v7().to_string() });
-    let elsewhere = app.add_top_step(&other, "elsewhere").await;
+    let Targets {
+        creator,
+        job,
+        other,
+        leaves,
+        parent,
+        done,
+        missing,
+        elsewhere,
+        ..
+    } = targets(&app).await;
 
     let requests = (0..60usize).map(|i| {
         let (app, creator, leaves) = (&app, &creator, &leaves);
