@@ -509,11 +509,33 @@ async fn a_lapsed_lease_makes_the_job_and_its_running_steps_unknown(pool: PgPool
         201,
     )
     .await;
-    for _ in 0..8 {
+    let reported = expect_status(
+        app.post(
+            "/api/jobs",
+            &json!({ "description": "reported on", "timeout_seconds": 2 }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let reported_step = app.add_top_step(&reported, "r").await;
+    let report = format!(
+        "/api/jobs/{}/steps/{}/progress",
+        id(&reported),
+        id(&reported_step)
+    );
+    for i in 0..8 {
         tokio::time::sleep(Duration::from_millis(400)).await;
         expect_status(
             app.post(&format!("/api/jobs/{}/heartbeat", id(&kept)), &json!({}))
                 .await,
+            200,
+        )
+        .await;
+        // The same figure now and then: a report renews the lease even when it changes nothing.
+        let progress = i / 2 * 10;
+        expect_status(
+            app.post(&report, &json!({ "progress": progress })).await,
             200,
         )
         .await;
@@ -524,6 +546,25 @@ async fn a_lapsed_lease_makes_the_job_and_its_running_steps_unknown(pool: PgPool
         app.job(&kept).await["status"],
         "started",
         "heartbeats renew the lease"
+    );
+    assert_eq!(
+        app.job(&reported).await["status"],
+        "started",
+        "progress reports renew the lease"
+    );
+    // A step in `unknown` may still report progress: its plug-in is alive after all.
+    let late = expect_status(
+        app.post(
+            &format!("/api/jobs/{}/steps/{}/progress", id(&leased), id(&step)),
+            &json!({ "progress": 70 }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (&late["status"], &late["progress"]),
+        (&json!("unknown"), &json!(70))
     );
     // An unknown job may still be ended normally.
     expect_status(
