@@ -196,12 +196,14 @@ async fn pass_once(engine: &Engine, sender: &broadcast::Sender<Arc<Frame>>, last
 
 /// Query of `GET /api/events`.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Only this job's events.
     job_id: Option<Uuid>,
     /// Only plug-in jobs' events (`true`) or only internal ones (`false`).
     external: Option<bool>,
     /// Resume after this event (as the `Last-Event-ID` header).
+    #[param(minimum = 0)]
     last_event_id: Option<i64>,
 }
 
@@ -209,7 +211,7 @@ pub struct EventsQuery {
 /// (header or query): exactly the events missed, none twice. An `event: resync` means the position is
 /// older than the journal keeps (or unknown): reload your view, then follow from its `id`.
 #[utoipa::path(get, path = "/api/events", tag = "events", params(EventsQuery,
-        ("Last-Event-ID" = Option<i64>, Header, description = "The last event seen")),
+        ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9]{1,18}$", description = "The last event seen")),
     responses(
         (status = 200, description = "text/event-stream of events (`event:` = kind, `data:` = Event JSON)", body = Event, content_type = "text/event-stream"),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
@@ -232,6 +234,12 @@ pub async fn stream(
                 })?,
         ),
     };
+    if query.last_event_id.is_some_and(|n| n < 0) {
+        return Err(ApiError::field(
+            "last_event_id",
+            "must be an event sequence number",
+        ));
+    }
     let filter = EventFilter {
         job_id: query.job_id,
         external: query.external,

@@ -116,23 +116,37 @@ pub struct AuditEntry {
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 pub struct NewUser {
+    /// 1 to 100 letters, digits, `.`, `_` or `-`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$")]
     pub username: String,
+    /// 8 to 1024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
 }
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 pub struct NewPassword {
+    /// 8 to 1024 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
 }
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 pub struct NewRole {
+    /// A letter, then up to 63 characters in all of letters, digits, `_` or `-`.
+    #[schema(pattern = "^[A-Za-z][A-Za-z0-9_-]{0,62}$")]
     pub name: String,
     pub action_groups: Vec<ActionGroup>,
 }
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 pub struct NewApiToken {
+    /// 1 to 200 characters after trimming; no NUL.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000]*\\S[^\\u0000]*$"
+    )]
     pub name: String,
     /// The user the token acts as; the caller when absent.
     #[serde(default)]

@@ -105,22 +105,66 @@ impl Progress {
 
 impl<'de> Deserialize<'de> for Progress {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = i64::deserialize(d)?;
+        let raw = d.deserialize_any(WholeNumber)?;
         Progress::parse(raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An optional whole number that fits an `i32`, read as [`WholeNumber`] reads one.
+fn optional_whole_i32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+    struct Whole(i64);
+    impl<'de> Deserialize<'de> for Whole {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(WholeNumber).map(Whole)
+        }
+    }
+    Option::<Whole>::deserialize(d)?
+        .map(|Whole(n)| {
+            i32::try_from(n).map_err(|_| serde::de::Error::custom(format!("`{n}` is out of range")))
+        })
+        .transpose()
+}
+
+/// A JSON number without a fraction: `42`, and `42.0` too, which JSON Schema calls an integer and
+/// some clients send for one.
+struct WholeNumber;
+
+impl serde::de::Visitor<'_> for WholeNumber {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a whole number")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+        Ok(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+        // Beyond 2^53 a float holds no fraction; such figures are out of any range here anyway.
+        if v.fract() == 0.0 && v.abs() < 9.0e15 {
+            Ok(v as i64)
+        } else {
+            Err(E::custom(format!("`{v}` is not a whole number")))
+        }
     }
 }
 
 /// `POST /api/jobs`.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 pub struct NewJob {
-    /// 1 to 4000 characters after trimming.
-    #[schema(value_type = String, min_length = 1, max_length = 4000)]
+    /// 1 to 4000 characters after trimming; no NUL.
+    #[schema(value_type = String, min_length = 1, max_length = 4000, pattern = "^[^\\u0000]*\\S[^\\u0000]*$")]
     pub description: Description,
     #[serde(default)]
     pub auto_cleared: bool,
     /// A lease in seconds (1..=604800): without a change or heartbeat for this long the job and its
     /// running steps become `unknown`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_i32")]
     #[schema(minimum = 1, maximum = 604800)]
     pub timeout_seconds: Option<i32>,
 }
@@ -142,8 +186,8 @@ pub struct IdRef {
 /// `POST /api/jobs/{job_id}/steps`.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 pub struct NewStep {
-    /// 1 to 4000 characters after trimming.
-    #[schema(value_type = String, min_length = 1, max_length = 4000)]
+    /// 1 to 4000 characters after trimming; no NUL.
+    #[schema(value_type = String, min_length = 1, max_length = 4000, pattern = "^[^\\u0000]*\\S[^\\u0000]*$")]
     pub description: Description,
     #[serde(rename = "type")]
     pub step_type: StepType,
@@ -286,6 +330,47 @@ mod tests {
         assert!(Progress::parse(100).is_ok());
         assert!(Progress::parse(101).is_err());
         assert!(Progress::parse(-1).is_err());
+    }
+
+    #[test]
+    fn progress_in_json_is_a_whole_number_written_either_way() {
+        let read =
+            |json: &str| serde_json::from_str::<SetProgress>(json).map(|p| p.progress.value());
+        assert_eq!(read(r#"{"progress": 42}"#).unwrap(), 42);
+        assert_eq!(read(r#"{"progress": 42.0}"#).unwrap(), 42);
+        let fraction = read(r#"{"progress": 42.5}"#).unwrap_err().to_string();
+        assert!(
+            fraction.contains("`42.5` is not a whole number"),
+            "{fraction}"
+        );
+        assert!(read(r#"{"progress": 100.0}"#).is_ok());
+        assert!(read(r#"{"progress": 101.0}"#).is_err());
+        assert!(read(r#"{"progress": 1e300}"#).is_err());
+        assert!(read(r#"{"progress": "42"}"#).is_err());
+        assert!(read(r#"{"progress": 18446744073709551615}"#).is_err());
+    }
+
+    #[test]
+    fn a_timeout_in_json_is_a_whole_number_written_either_way() {
+        let read = |json: &str| serde_json::from_str::<NewJob>(json).map(|j| j.timeout_seconds);
+        assert_eq!(read(r#"{"description": "d"}"#).unwrap(), None);
+        assert_eq!(
+            read(r#"{"description": "d", "timeout_seconds": null}"#).unwrap(),
+            None
+        );
+        assert_eq!(
+            read(r#"{"description": "d", "timeout_seconds": 60}"#).unwrap(),
+            Some(60)
+        );
+        assert_eq!(
+            read(r#"{"description": "d", "timeout_seconds": 60.0}"#).unwrap(),
+            Some(60)
+        );
+        assert!(read(r#"{"description": "d", "timeout_seconds": 60.5}"#).is_err());
+        let huge = read(r#"{"description": "d", "timeout_seconds": 1e10}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(huge.contains("`10000000000` is out of range"), "{huge}");
     }
 
     #[test]

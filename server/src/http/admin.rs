@@ -48,7 +48,8 @@ pub async fn list_users(
 }
 
 #[utoipa::path(post, path = "/api/users/{user_id}/disable", tag = "admin", params(("user_id" = Uuid, Path)),
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "One cannot disable oneself", body = Problem)))]
 pub async fn disable_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -201,10 +202,12 @@ pub async fn revoke_token(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Entries older than this entry id.
     before: Option<i64>,
     /// 1..=500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 

@@ -15,8 +15,11 @@ use super::AppState;
 #[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
     /// Must be `password`.
+    #[schema(value_type = String, required = true, pattern = "^password$")]
     grant_type: Option<String>,
+    #[schema(value_type = String, required = true)]
     username: Option<String>,
+    #[schema(value_type = String, required = true)]
     password: Option<String>,
 }
 
@@ -56,7 +59,8 @@ fn refuse(status: StatusCode, error: &'static str, description: impl Into<String
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded",
         description = "A form, as RFC 6749 asks; a JSON object with the same fields is taken too."),
     responses((status = 200, body = TokenResponse),
-        (status = 400, description = "Bad request or wrong credentials (`invalid_grant`)", body = TokenError)))]
+        (status = 400, description = "Bad request or wrong credentials (`invalid_grant`)", body = TokenError),
+        (status = 429, description = "Too many failed sign-ins for this name or address: wait `Retry-After` seconds", body = TokenError)))]
 pub async fn token(
     State(state): State<AppState>,
     ClientOrigin(origin): ClientOrigin,

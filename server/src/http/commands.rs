@@ -16,6 +16,7 @@ use super::extract::{parse_json, ApiPath, ApiQuery, Authenticated, ClientOrigin}
 use super::AppState;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PlacementQuery {
     /// Run the command's steps inside this (plug-in's) job — the seed's `jobId`.
     job_id: Option<Uuid>,

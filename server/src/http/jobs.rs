@@ -26,8 +26,8 @@ pub fn created<T: serde::Serialize>(location: String, body: &T) -> Response {
 
 #[utoipa::path(post, path = "/api/jobs", tag = "jobs", request_body = NewJob,
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Same key from the same caller within 24 h: the original response, nothing created again"),
-        ("Correlation-Id" = Option<String>, Header, description = "Recorded on the job; `[0-9A-Za-z_-]`, at most 50 characters"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Same key from the same caller within 24 h: the original response, nothing created again"),
+        ("Correlation-Id" = Option<String>, Header, pattern = "^[0-9A-Za-z_-]{1,50}$", description = "Recorded on the job; `[0-9A-Za-z_-]`, at most 50 characters"),
     ),
     responses(
         (status = 201, description = "Created", body = Job, headers(("Location" = String))),
@@ -51,12 +51,17 @@ pub async fn add(
 
 /// Query of `GET /api/jobs`.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// One status, or several separated by commas.
+    /// One status, or several separated by commas (`started,unknown`).
+    #[param(
+        pattern = "^ *(?i:started|finished|failed|aborted|unknown)? *(, *(?i:started|finished|failed|aborted|unknown)? *)*$"
+    )]
     status: Option<String>,
     /// `true`: only plug-in jobs; `false`: only internal ones.
     external: Option<bool>,
-    /// Text in the description (case-insensitive).
+    /// Text in the description (case-insensitive); no NUL.
+    #[param(pattern = "^[^\\u0000]*$")]
     q: Option<String>,
     correlation_id: Option<String>,
     /// Owner's user id or user name.
@@ -70,6 +75,7 @@ pub struct ListQuery {
     #[param(value_type = Option<String>)]
     started_before: Option<DateTime<Utc>>,
     /// 1..=500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -81,6 +87,9 @@ fn time_or_date<'de, D: serde::Deserializer<'de>>(
 ) -> Result<Option<DateTime<Utc>>, D::Error> {
     let raw = String::deserialize(de)?;
     let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None); // `?started_after=` from an empty form field: no bound
+    }
     // An offset's `+` sent unencoded in a query string arrives as a space.
     if let Ok(t) = DateTime::parse_from_rfc3339(&raw.replace(' ', "+")) {
         return Ok(Some(t.with_timezone(&Utc)));
@@ -136,8 +145,10 @@ pub async fn list(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GetQuery {
     /// `steps` embeds the job's step tree.
+    #[param(pattern = "^(steps)?$")]
     include: Option<String>,
 }
 

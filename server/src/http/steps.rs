@@ -15,7 +15,7 @@ use super::AppState;
 
 #[utoipa::path(post, path = "/api/jobs/{job_id}/steps", tag = "steps", request_body = NewStep,
     params(("job_id" = Uuid, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = "Same key from the same caller within 24 h: the original response, nothing created again")),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Same key from the same caller within 24 h: the original response, nothing created again")),
     responses(
         (status = 201, description = "Created", body = Step, headers(("Location" = String))),
         (status = 400, description = "Bad input, or a parent step of another job", body = Problem),
@@ -43,6 +43,7 @@ pub async fn add(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `true` nests sub-steps under their parents.
     tree: Option<bool>,

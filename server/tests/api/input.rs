@@ -58,7 +58,7 @@ async fn a_fraction_for_a_whole_number_is_refused_in_plain_words(pool: PgPool) {
         let body = expect_status(app.post(path, &body).await, 400).await;
         assert_eq!(body["errors"][0]["field"], field, "{body}");
         let message = body["errors"][0]["message"].as_str().unwrap();
-        assert!(message.ends_with("expected a whole number"), "{message}");
+        assert!(message.ends_with("is not a whole number"), "{message}");
     }
 }
 
@@ -372,6 +372,151 @@ async fn the_openapi_document_covers_every_route(pool: PgPool) {
         assert!(doc["paths"].get(path).is_some(), "{path} is missing");
     }
     assert!(doc["components"]["schemas"].get("Problem").is_some());
+}
+
+/// The document must say what the server does, or generated clients break: every reference
+/// resolves, parameters are where they are sent, errors come as `application/problem+json`, and an
+/// end without an outcome is invalid by the schema as it is by the server.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn the_openapi_document_says_what_the_server_does(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let doc = expect_status(app.get("/api/openapi.json").await, 200).await;
+    let schemas = &doc["components"]["schemas"];
+
+    fn refs<'a>(value: &'a serde_json::Value, found: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(target) = map.get("$ref").and_then(|r| r.as_str()) {
+                    found.push(target);
+                }
+                map.values().for_each(|v| refs(v, found));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(found.contains(&"#/components/schemas/StepNode"));
+    for target in found {
+        let name = target
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("{target} is not a schema reference"));
+        assert!(schemas.get(name).is_some(), "{target} does not resolve");
+    }
+
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            operations += 1;
+            let at = format!("{method} {path}");
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let placed = parameter["in"].as_str().unwrap();
+                let in_template = path.contains(&format!("{{{name}}}"));
+                assert_eq!(
+                    placed == "path",
+                    in_template,
+                    "{at}: `{name}` is in {placed}"
+                );
+                if placed == "header" {
+                    assert_ne!(
+                        parameter["schema"]["type"],
+                        json!(["string", "null"]),
+                        "{at}"
+                    );
+                }
+            }
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let content = response["content"].as_object();
+                if status.starts_with('4') && path != "/api/auth/token" {
+                    let types: Vec<_> = content.unwrap().keys().collect();
+                    assert_eq!(types, ["application/problem+json"], "{at} {status}");
+                }
+            }
+            if path != "/api/auth/token" {
+                assert!(
+                    operation["responses"].get("401").is_some(),
+                    "{at} has no 401"
+                );
+            }
+            if operation["requestBody"]["content"]
+                .get("application/json")
+                .is_some()
+            {
+                for status in ["400", "413", "415"] {
+                    assert!(
+                        operation["responses"].get(status).is_some(),
+                        "{at} has no {status}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(operations >= 29, "{operations} operations");
+    let token = &doc["paths"]["/api/auth/token"]["post"];
+    assert_eq!(token["security"], json!([]), "signing in needs no token");
+
+    // What the document says, the server does: the listed error type, and the ends' rule.
+    let refused = app.get("/api/jobs?limit=0").await;
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let job = app.add_job("ends").await;
+    expect_problem(app.end_job(&job, json!({})).await, 400, "status").await;
+    let end = schemas["EndJob"].to_string();
+    assert!(
+        end.contains("anyOf") && end.contains("\"succeeded\""),
+        "{end}"
+    );
+}
+
+/// JSON Schema counts `42.0` as an integer, and some clients write whole numbers so.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn whole_numbers_may_be_written_with_a_fraction_of_zero(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = expect_status(
+        app.post(
+            "/api/jobs",
+            &json!({"description": "leased", "timeout_seconds": 600.0}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(job["timeout_seconds"], 600);
+    let step = app.add_top_step(&job, "copy").await;
+    let path = format!("/api/jobs/{}/steps/{}/progress", id(&job), id(&step));
+    let step = expect_status(app.post(&path, &json!({"progress": 42.0})).await, 200).await;
+    assert_eq!(step["progress"], 42);
+    let refused = expect_problem(
+        app.post(&path, &json!({"progress": 42.5})).await,
+        400,
+        "progress",
+    )
+    .await;
+    assert!(refused["detail"]
+        .as_str()
+        .unwrap()
+        .contains("`42.5` is not a whole number"));
+    expect_problem(
+        app.post(
+            "/api/jobs",
+            &json!({"description": "leased", "timeout_seconds": 600.5}),
+        )
+        .await,
+        400,
+        "timeout_seconds",
+    )
+    .await;
+    // An empty time bound, as an empty form field sends it, is no bound.
+    let page = expect_status(
+        app.get("/api/jobs?started_after=&started_before=").await,
+        200,
+    )
+    .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
 }
 
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
