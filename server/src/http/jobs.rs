@@ -55,7 +55,7 @@ pub async fn add(
 pub struct ListQuery {
     /// One status, or several separated by commas (`started,unknown`).
     #[param(
-        pattern = "^ *(?i:started|finished|failed|aborted|unknown)? *(, *(?i:started|finished|failed|aborted|unknown)? *)*$"
+        pattern = "^ *(started|finished|failed|aborted|unknown)? *(, *(started|finished|failed|aborted|unknown)? *)*$"
     )]
     status: Option<String>,
     /// `true`: only plug-in jobs; `false`: only internal ones.
@@ -68,11 +68,11 @@ pub struct ListQuery {
     owner: Option<String>,
     /// Inclusive. An RFC 3339 time (`2026-11-28T12:00:00Z`) or a date (`2026-11-28`, its midnight UTC).
     #[serde(default, deserialize_with = "time_or_date")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^ *([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?([Zz]|[+ -]([01][0-9]|2[0-3]):[0-5][0-9]))?)? *$")]
     started_after: Option<DateTime<Utc>>,
     /// Exclusive. An RFC 3339 time or a date, as `started_after`.
     #[serde(default, deserialize_with = "time_or_date")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^ *([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?([Zz]|[+ -]([01][0-9]|2[0-3]):[0-5][0-9]))?)? *$")]
     started_before: Option<DateTime<Utc>>,
     /// 1..=500, default 50.
     #[param(minimum = 1, maximum = 500)]
