@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # All of Stepwise's tests: formatting, lints (server and wasm), Rust tests against a real PostgreSQL
-# (a fresh database per test), and the Playwright suite against the release server in Chromium.
+# (a fresh database per test), then against the release server: the oVirt SDK and Ansible, the
+# Playwright suite in Chromium, and schemathesis fuzzing the REST API from its OpenAPI document.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
@@ -16,6 +17,12 @@ ensure_browser() {
     echo "installing the oVirt Python SDK, its Ansible modules and pytest in .local/venv"
     python3 -m venv "$LOCAL/venv"
     "$LOCAL/venv/bin/pip" install -q -r end2end/ovirt-sdk/requirements.txt
+  fi
+  # schemathesis wants a newer pytest than the SDK's tests pin: a venv of its own.
+  if ! [ -x "$LOCAL/fuzz-venv/bin/schemathesis" ]; then
+    echo "installing schemathesis in .local/fuzz-venv"
+    python3 -m venv "$LOCAL/fuzz-venv"
+    "$LOCAL/fuzz-venv/bin/pip" install -q -r end2end/api-fuzz/requirements.txt
   fi
   if ! [ -d end2end/node_modules/@playwright/test ]; then
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
@@ -55,5 +62,10 @@ phase "ovirt sdk"
 (cd end2end/ovirt-sdk && STEPWISE_URL="http://127.0.0.1:$port" "$LOCAL/venv/bin/pytest" -q -p no:cacheprovider)
 phase "playwright"
 (cd end2end && STEPWISE_URL="http://127.0.0.1:$port" npx playwright test)
+phase "api fuzz"
+# Last: it signs in and writes at random as the administrator. Its cache stays in .local.
+mkdir -p "$LOCAL/api-fuzz"
+(cd "$LOCAL/api-fuzz" && "$ROOT/end2end/api-fuzz/run.sh" "http://127.0.0.1:$port" \
+  "$STEPWISE_E2E_PASSWORD" "$LOCAL/fuzz-venv/bin/schemathesis")
 phase
 echo "== total                        $(( $(date +%s) - started ))s"
