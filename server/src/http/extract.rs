@@ -102,6 +102,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// serde names Rust's integer types ("expected i32"); a person expects "a whole number".
 fn in_plain_types(message: String) -> String {
+    if let Some(plain) = plain_uuid(&message) {
+        return plain;
+    }
     const INTEGERS: [&str; 10] = [
         "i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize",
     ];
@@ -109,6 +112,13 @@ fn in_plain_types(message: String) -> String {
         Some((head, ty)) if INTEGERS.contains(&ty) => format!("{head}, expected a whole number"),
         _ => message,
     }
+}
+
+/// The uuid crate's words ("UUID parsing failed: invalid length: found 0") as the path's are said.
+fn plain_uuid(message: &str) -> Option<String> {
+    message
+        .starts_with("UUID parsing failed")
+        .then(|| "is not a valid id (a UUID)".to_owned())
 }
 
 /// The name in serde's "missing field `name`".
@@ -186,7 +196,7 @@ fn plain_words(message: String) -> String {
             "is out of range".to_owned()
         }
         "provided string was not `true` or `false`" => "must be `true` or `false`".to_owned(),
-        _ => message,
+        _ => plain_uuid(&message).unwrap_or(message),
     }
 }
 

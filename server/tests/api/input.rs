@@ -84,6 +84,16 @@ async fn bad_query_numbers_and_flags_are_named_in_plain_words(pool: PgPool) {
             "last_event_id",
             "must be a whole number",
         ),
+        (
+            "/api/events?last_event_id=-1",
+            "last_event_id",
+            "must be an event sequence number",
+        ),
+        (
+            "/api/events?job_id=42",
+            "job_id",
+            "is not a valid id (a UUID)",
+        ),
     ] {
         let body = expect_status(app.get(query).await, 400).await;
         assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
@@ -465,6 +475,17 @@ async fn the_openapi_document_says_what_the_server_does(pool: PgPool) {
     );
     let job = app.add_job("ends").await;
     expect_problem(app.end_job(&job, json!({})).await, 400, "status").await;
+    let bad_parent = app
+        .post(
+            &format!("/api/jobs/{}/steps", id(&job)),
+            &json!({"description": "s", "type": "executing", "parent_id": ""}),
+        )
+        .await;
+    let bad_parent = expect_problem(bad_parent, 400, "parent_id").await;
+    assert_eq!(
+        bad_parent["errors"][0]["message"],
+        "is not a valid id (a UUID)"
+    );
     let end = schemas["EndJob"].to_string();
     assert!(
         end.contains("anyOf") && end.contains("\"succeeded\""),
