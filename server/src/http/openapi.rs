@@ -283,6 +283,8 @@ impl Modify for Exactly {
     }
 }
 
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// Built once, with its modifiers, on the first request.
+pub async fn document() -> Json<&'static utoipa::openapi::OpenApi> {
+    static DOCUMENT: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    Json(DOCUMENT.get_or_init(ApiDoc::openapi))
 }
