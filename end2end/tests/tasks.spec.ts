@@ -191,3 +191,54 @@ test('a long owner name is cut short in its column, and a progress figure stays 
   expect(label!.y).toBeGreaterThanOrEqual(outer!.y);
   expect(label!.y + label!.height).toBeLessThanOrEqual(outer!.y + outer!.height);
 });
+
+test('on a phone-width screen no page scrolls sideways, and a step keeps its progress bar on its row', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const description = unique('Migrate vm-database-primary-eu-west-1 to host-17 with storage live migration');
+  const job = await admin.post('/api/jobs', { description });
+  const step = await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Copy disk one of the database', type: 'executing' });
+  await admin.post(`/api/jobs/${job.id}/steps/${step.id}/progress`, { progress: 60 }, 200);
+  // A long name widens every select that lists the users (a token's "Acts as").
+  await admin.post('/api/users', {
+    username: unique('a-plug-in-of-the-storage-team-with-a-long-name').replace(' ', '-'), password: 'plugin-password',
+  });
+
+  await page.setViewportSize({ width: 420, height: 800 });
+  await signIn(page);
+  // How far the page reaches past the screen's right edge, and what reaches there.
+  const sideways = async () => {
+    const [over, what] = await page.evaluate(() => [
+      document.documentElement.scrollWidth - window.innerWidth,
+      [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth
+          && (!e.closest('.table') || ['absolute', 'fixed'].includes(getComputedStyle(e).position)))
+        .slice(0, 3).map((e) => `${e.tagName.toLowerCase()}.${e.className}`).join(', '),
+    ] as [number, string]);
+    if (over > 0) console.log(`past the edge by ${over} px: ${what}`);
+    return over;
+  };
+  const row = jobRow(page, description);
+  await row.focus();
+  await page.keyboard.press('ArrowRight');
+  const listed = row.getByRole('treeitem', { name: /Copy disk one/ });
+  await expect(listed.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '60');
+  expect(await sideways(), 'the task list is wider than the screen').toBeLessThanOrEqual(0);
+
+  await page.goto(`/jobs/${job.id}`);
+  await page.getByTestId('timeline-bar').first().waitFor();
+  expect(await sideways(), 'the job detail is wider than the screen').toBeLessThanOrEqual(0);
+  await expect(page.locator('.job-facts').getByRole('progressbar')).toHaveAttribute('aria-valuenow', '60');
+  // The step's row: status, description and progress bar on one line, inside the screen.
+  const stepRow = page.getByTestId('step-row').first().locator('.row');
+  const [rowBox, barBox] = await Promise.all([stepRow.boundingBox(), stepRow.getByRole('progressbar').boundingBox()]);
+  expect(barBox!.y).toBeGreaterThanOrEqual(rowBox!.y);
+  expect(barBox!.y + barBox!.height).toBeLessThanOrEqual(rowBox!.y + rowBox!.height);
+  expect(barBox!.x + barBox!.width).toBeLessThanOrEqual(420);
+
+  for (const view of ['Users', 'Roles', 'API tokens', 'Audit log']) {
+    await page.getByRole('link', { name: view, exact: true }).click();
+    await page.getByRole('heading', { name: view, exact: true }).waitFor();
+    await page.locator('table.table').waitFor();
+    expect(await sideways(), `${view} is wider than the screen`).toBeLessThanOrEqual(0);
+  }
+});

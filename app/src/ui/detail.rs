@@ -85,7 +85,11 @@ fn JobView(job: Job) -> impl IntoView {
                 <dt>"Ended"</dt><dd>{job.end_time.map(format::time).unwrap_or_else(|| "—".into())}</dd>
                 <dt>"Correlation id"</dt><dd>{job.correlation_id.clone().unwrap_or_else(|| "—".into())}</dd>
                 <dt>"Auto-cleared"</dt><dd>{if job.auto_cleared { "Yes" } else { "No" }}</dd>
-                <dt>"Progress"</dt><dd><Progress value=job.progress/></dd>
+                // Blank looked like a value missing; a dash as for the other facts not known yet.
+                <dt>"Progress"</dt><dd>{match job.progress {
+                    Some(_) => view! { <Progress value=job.progress/> }.into_any(),
+                    None => view! { "—" }.into_any(),
+                }}</dd>
             </dl>
             <Show when=move || may_change>
                 <Actions job_id=id status=job.status auto_cleared=job.auto_cleared/>
