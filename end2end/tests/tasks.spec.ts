@@ -223,6 +223,11 @@ test('on a phone-width screen no page scrolls sideways, and a step keeps its pro
   const listed = row.getByRole('treeitem', { name: /Copy disk one/ });
   await expect(listed.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '60');
   expect(await sideways(), 'the task list is wider than the screen').toBeLessThanOrEqual(0);
+  // Nor does the list scroll sideways inside its card: the bar is drawn whole.
+  const [card, listedBar] = await Promise.all([
+    page.getByRole('region', { name: 'Jobs' }).boundingBox(), listed.getByRole('progressbar').first().boundingBox(),
+  ]);
+  expect(listedBar!.x + listedBar!.width).toBeLessThanOrEqual(card!.x + card!.width);
 
   await page.goto(`/jobs/${job.id}`);
   await page.getByTestId('timeline-bar').first().waitFor();
