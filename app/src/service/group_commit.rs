@@ -30,7 +30,9 @@ use crate::domain::Step;
 const MAX_BATCH: usize = 256;
 /// Workers, each with its own queue and its own share of the jobs: calls in flight at once. More
 /// made smaller batches that cost the database more per request (2026-11-28: 2 / 3 / 4 / 6 workers
-/// gave 9,171–10,021 / 9,173–9,219 / 8,537–8,606 / 7,217–7,442 added steps a second at 32 clients).
+/// gave 9,171–10,021 / 9,173–9,219 / 8,537–8,606 / 7,217–7,442 added steps a second at 32 clients);
+/// one made larger batches but left the cores idle while each waited for its commit (2026-12-06:
+/// 5,438–6,395 against 5,565–7,416 with two, alternating; BENCHMARKS.md, "A twelfth machine").
 const WORKERS: usize = 2;
 /// How long a batch waits at most for the requests it expects (see [`linger`]).
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
