@@ -247,3 +247,37 @@ test('on a phone-width screen no page scrolls sideways, and a step keeps its pro
     expect(await sideways(), `${view} is wider than the screen`).toBeLessThanOrEqual(0);
   }
 });
+
+test('the first Tab offers "Skip to content", which takes the keyboard past the navigation into the page', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const job = await admin.post('/api/jobs', { description: unique('Skipped to') });
+  await signIn(page);
+  await expect(page.getByTestId('connection')).toHaveText('Live');
+  const skip = page.getByRole('link', { name: 'Skip to content' });
+  // Out of sight until focused, and it moves nothing when it appears.
+  expect((await skip.boundingBox())!.width).toBeLessThanOrEqual(1);
+  const filters = await page.locator('#f-external').boundingBox();
+  await page.locator('body').focus();
+  await page.keyboard.press('Tab');
+  await expect(skip).toBeFocused();
+  expect((await skip.boundingBox())!.width).toBeGreaterThan(50);
+  expect(await page.locator('#f-external').boundingBox()).toEqual(filters);
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/\/$/);
+  await page.keyboard.press('Tab');
+  await expect(page.locator('#f-external')).toBeFocused();
+
+  // The same on a job's page: Enter stays on the page, the next Tab lands in it, not in the header.
+  await page.goto(`/jobs/${job.id}`);
+  await expect(page.getByTestId('job-status')).toContainText('Running');
+  await page.locator('body').focus();
+  await page.keyboard.press('Tab');
+  await expect(skip).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(new RegExp(`/jobs/${job.id}$`));
+  await page.keyboard.press('Tab');
+  const inHeader = await page.evaluate(() => !!document.activeElement?.closest('header'));
+  const inMain = await page.evaluate(() => !!document.activeElement?.closest('main'));
+  expect(inHeader).toBe(false);
+  expect(inMain).toBe(true);
+});

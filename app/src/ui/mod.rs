@@ -67,7 +67,18 @@ fn Shell(me: Me) -> impl IntoView {
             reload_to("/");
         });
     };
+    // "Skip to content": the first stop of the Tab key, shown only when focused, so a keyboard user
+    // reaches the page past the navigation in one key. It focuses the page itself rather than
+    // following `#content`, which the router would take for a route.
+    let content = NodeRef::<leptos::html::Main>::new();
+    let skip = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
+        if let Some(main) = content.get() {
+            let _ = main.focus();
+        }
+    };
     view! {
+        <a class="skip" href="#content" on:click=skip>"Skip to content"</a>
         <header class="top">
             <h1>"Stepwise"</h1>
             <nav aria-label="Main">
@@ -84,7 +95,7 @@ fn Shell(me: Me) -> impl IntoView {
             <span class="who" data-testid="signed-in-user">{me.username.clone()}</span>
             <button type="button" class="link" on:click=do_sign_out>"Sign out"</button>
         </header>
-        <main class="page">
+        <main class="page" id="content" tabindex="-1" node_ref=content>
             <Routes fallback=|| view! { <p>"There is no such page."</p> }>
                 <Route path=path!("/") view=jobs::JobsPage/>
                 <Route path=path!("/jobs/:id") view=detail::JobDetail/>
