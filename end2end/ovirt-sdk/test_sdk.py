@@ -51,6 +51,24 @@ def test_list_with_follow_and_search(connection):
     assert len(jobs.list(max=1)) == 1
 
 
+def test_search_by_status_and_description(connection):
+    jobs = connection.system_service().jobs_service()
+    word = "sdk" + uuid.uuid4().hex[:10]
+    running = jobs.add(types.Job(description="Nightly %s backup" % word))
+    done = jobs.add(types.Job(description="nightly %s BACKUP done" % word))
+    jobs.job_service(done.id).end(succeeded=True)
+
+    both = jobs.list(search="description=*%s backup*" % word)
+    assert sorted(j.id for j in both) == sorted([running.id, done.id])
+    started = jobs.list(search="status=started and description=*%s*" % word)
+    assert [j.id for j in started] == [running.id]
+    finished = jobs.list(search="description=%s and status=finished" % word)
+    assert [j.id for j in finished] == [done.id]
+    with pytest.raises(sdk.Error) as refused:
+        jobs.list(search="status=running")
+    assert "status" in str(refused.value) and "400" in str(refused.value)
+
+
 def test_get_a_job(connection):
     jobs = connection.system_service().jobs_service()
     job = jobs.add(types.Job(description="get me"))

@@ -249,33 +249,69 @@ pub struct ListQuery {
     follow: Option<String>,
 }
 
-/// `correlation_id=X` or `correlation_id!=X`.
+/// The forms of oVirt's job search understood here, for the fault that refuses any other.
+const SEARCH_FORMS: &str =
+    "correlation_id=X, correlation_id!=X, status=X or description=X (* as a wildcard at either end), joined by `and`";
+
+/// oVirt's job search: clauses joined by `and`, each `correlation_id=X`, `correlation_id!=X`,
+/// `status=X` or `description=X` (a description's `*` at either end is the wildcard oVirt's search
+/// language uses; the match is a case-insensitive "contains", as the native `q`).
 fn parse_search(search: &str) -> Result<JobFilter, String> {
+    let mut filter = JobFilter::default();
     let s = search.trim();
     if s.is_empty() {
-        return Ok(JobFilter::default());
+        return Ok(filter);
     }
-    let rest = s
-        .strip_prefix("correlation_id")
-        .ok_or_else(|| {
-            format!("the search `{s}` is not supported; use correlation_id=X or correlation_id!=X")
-        })?
-        .trim_start();
-    let (negated, value) = if let Some(v) = rest.strip_prefix("!=") {
-        (true, v)
-    } else if let Some(v) = rest.strip_prefix('=') {
-        (false, v)
-    } else {
-        return Err(format!(
-            "the search `{s}` is not supported; use correlation_id=X or correlation_id!=X"
-        ));
-    };
-    let value = CorrelationId::parse(value.trim()).map_err(|m| format!("correlation_id {m}"))?;
-    let mut filter = JobFilter::default();
-    if negated {
-        filter.correlation_id_not = Some(value.as_str().to_owned());
-    } else {
-        filter.correlation_id = Some(value.as_str().to_owned());
+    let unsupported = || format!("the search `{s}` is not supported; use {SEARCH_FORMS}");
+    let words: Vec<&str> = s.split_whitespace().collect();
+    for clause in words.split(|w| w.eq_ignore_ascii_case("and")) {
+        let clause = clause.join(" ");
+        let (name, negated, value) = if let Some((n, v)) = clause.split_once("!=") {
+            (n, true, v)
+        } else if let Some((n, v)) = clause.split_once('=') {
+            (n, false, v)
+        } else {
+            return Err(unsupported());
+        };
+        let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+        let repeated = || format!("the search `{s}` names {name} twice");
+        match (name.as_str(), negated) {
+            ("correlation_id", _) => {
+                let value =
+                    CorrelationId::parse(value).map_err(|m| format!("correlation_id {m}"))?;
+                let slot = if negated {
+                    &mut filter.correlation_id_not
+                } else {
+                    &mut filter.correlation_id
+                };
+                if slot.replace(value.as_str().to_owned()).is_some() {
+                    return Err(repeated());
+                }
+            }
+            ("status", false) => {
+                let status = Status::parse(&value.to_ascii_lowercase()).ok_or_else(|| {
+                    format!(
+                        "status must be one of started, finished, failed, aborted, unknown, not `{value}`"
+                    )
+                })?;
+                if !filter.status.is_empty() {
+                    return Err(repeated());
+                }
+                filter.status.push(status);
+            }
+            ("description", false) => {
+                let text = value.trim_matches('*');
+                if text.contains('*') {
+                    return Err(format!(
+                        "description: `*` is understood only at either end, not in `{value}`"
+                    ));
+                }
+                if filter.q.replace(text.to_owned()).is_some() {
+                    return Err(repeated());
+                }
+            }
+            _ => return Err(unsupported()),
+        }
     }
     Ok(filter)
 }
@@ -804,7 +840,22 @@ mod tests {
             Some("abc")
         );
         assert_eq!(parse_search("  ").unwrap(), JobFilter::default());
-        assert!(parse_search("status=started").is_err());
         assert!(parse_search("correlation_id=a b").is_err());
+        assert!(parse_search("owner=admin").is_err());
+        assert!(parse_search("correlation_id=a and correlation_id=b").is_err());
+    }
+
+    #[test]
+    fn searches_by_status_and_description_are_understood() {
+        let f = parse_search("status=Started AND description=*nightly backup*").unwrap();
+        assert_eq!(f.status, vec![Status::Started]);
+        assert_eq!(f.q.as_deref(), Some("nightly backup"));
+        let f = parse_search("description=copy and correlation_id!=x1").unwrap();
+        assert_eq!(f.q.as_deref(), Some("copy"));
+        assert_eq!(f.correlation_id_not.as_deref(), Some("x1"));
+        assert!(parse_search("status=running").is_err());
+        assert!(parse_search("status!=started").is_err());
+        assert!(parse_search("description=a*b").is_err());
+        assert!(parse_search("status=started and").is_err());
     }
 }
