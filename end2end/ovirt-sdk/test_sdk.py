@@ -64,6 +64,8 @@ def test_search_by_status_and_description(connection):
     assert [j.id for j in started] == [running.id]
     finished = jobs.list(search="description=%s and status=finished" % word)
     assert [j.id for j in finished] == [done.id]
+    quoted = jobs.list(search='description="%s backup done" and status=finished' % word)
+    assert [j.id for j in quoted] == [done.id]
     with pytest.raises(sdk.Error) as refused:
         jobs.list(search="status=running")
     assert "status" in str(refused.value) and "400" in str(refused.value)

@@ -263,9 +263,7 @@ fn parse_search(search: &str) -> Result<JobFilter, String> {
         return Ok(filter);
     }
     let unsupported = || format!("the search `{s}` is not supported; use {SEARCH_FORMS}");
-    let words: Vec<&str> = s.split_whitespace().collect();
-    for clause in words.split(|w| w.eq_ignore_ascii_case("and")) {
-        let clause = clause.join(" ");
+    for clause in search_clauses(s) {
         let (name, negated, value) = if let Some((n, v)) = clause.split_once("!=") {
             (n, true, v)
         } else if let Some((n, v)) = clause.split_once('=') {
@@ -300,7 +298,12 @@ fn parse_search(search: &str) -> Result<JobFilter, String> {
                 filter.status.push(status);
             }
             ("description", false) => {
-                let text = value.trim_matches('*');
+                // oVirt's search quotes a value holding spaces: `description="nightly backup*"`.
+                let unquoted = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value);
+                let text = unquoted.trim_matches('*');
                 if text.contains('*') {
                     return Err(format!(
                         "description: `*` is understood only at either end, not in `{value}`"
@@ -314,6 +317,26 @@ fn parse_search(search: &str) -> Result<JobFilter, String> {
         }
     }
     Ok(filter)
+}
+
+/// A search's clauses: its words split at each `and` that is not inside double quotes.
+fn search_clauses(s: &str) -> Vec<String> {
+    let mut clauses = vec![String::new()];
+    let mut quoted = false;
+    for word in s.split_whitespace() {
+        if !quoted && word.eq_ignore_ascii_case("and") {
+            clauses.push(String::new());
+            continue;
+        }
+        if let Some(clause) = clauses.last_mut() {
+            if !clause.is_empty() {
+                clause.push(' ');
+            }
+            clause.push_str(word);
+        }
+        quoted ^= word.matches('"').count() % 2 == 1;
+    }
+    clauses
 }
 
 /// A list's `max`: none (or oVirt's `-1`) is [`DEFAULT_MAX`], and no more than [`MAX_MAX`].
@@ -857,5 +880,8 @@ mod tests {
         assert!(parse_search("status!=started").is_err());
         assert!(parse_search("description=a*b").is_err());
         assert!(parse_search("status=started and").is_err());
+        let f = parse_search(r#"description="*rock and roll*" and status=failed"#).unwrap();
+        assert_eq!(f.q.as_deref(), Some("rock and roll"));
+        assert_eq!(f.status, vec![Status::Failed]);
     }
 }
