@@ -42,6 +42,15 @@ impl Status {
         Status::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
+    /// Reads a status from outside (a query, an oVirt body), where `Started` and
+    /// `STARTED` mean `started`. The error says which values there are.
+    pub fn parse_ignore_case(s: &str) -> Result<Status, UnknownStatus> {
+        Status::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownStatus(s.to_owned()))
+    }
+
     /// Terminal states are final; `unknown` is not one of them.
     pub fn is_terminal(self) -> bool {
         matches!(self, Status::Finished | Status::Failed | Status::Aborted)
@@ -53,6 +62,27 @@ impl std::fmt::Display for Status {
         f.write_str(self.as_str())
     }
 }
+
+/// A value that names no status; its message lists those there are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownStatus(pub String);
+
+impl std::fmt::Display for UnknownStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` is not one of ", self.0)?;
+        for (i, status) in Status::ALL.into_iter().enumerate() {
+            let sep = match i {
+                0 => "",
+                i if i + 1 == Status::ALL.len() => " or ",
+                _ => ", ",
+            };
+            write!(f, "{sep}{status}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnknownStatus {}
 
 /// The statuses an end request may ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -198,4 +228,26 @@ pub enum StepList {
     Tree {
         items: Vec<StepNode>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_from_outside_is_read_without_regard_to_case() {
+        for status in Status::ALL {
+            assert_eq!(Status::parse_ignore_case(status.as_str()), Ok(status));
+            let upper = status.as_str().to_ascii_uppercase();
+            assert_eq!(Status::parse_ignore_case(&upper), Ok(status));
+        }
+        assert_eq!(Status::parse_ignore_case("Started"), Ok(Status::Started));
+        let err = Status::parse_ignore_case("running").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`running` is not one of started, finished, failed, aborted or unknown"
+        );
+        assert!(Status::parse_ignore_case("").is_err());
+        assert!(Status::parse_ignore_case("started ").is_err());
+    }
 }

@@ -109,14 +109,7 @@ pub fn parse_statuses(raw: Option<&str>) -> Result<Vec<Status>, ApiError> {
     raw.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            Status::parse(&s.to_ascii_lowercase()).ok_or_else(|| {
-                ApiError::field(
-                    "status",
-                    format!("`{s}` is not one of started, finished, failed, aborted, unknown"),
-                )
-            })
-        })
+        .map(|s| Status::parse_ignore_case(s).map_err(|e| ApiError::field("status", e.to_string())))
         .collect()
 }
 

@@ -287,11 +287,8 @@ fn parse_search(search: &str) -> Result<JobFilter, String> {
                 }
             }
             ("status", false) => {
-                let status = Status::parse(&value.to_ascii_lowercase()).ok_or_else(|| {
-                    format!(
-                        "status must be one of started, finished, failed, aborted, unknown, not `{value}`"
-                    )
-                })?;
+                let status =
+                    Status::parse_ignore_case(value).map_err(|e| format!("status: {e}"))?;
                 if !filter.status.is_empty() {
                     return Err(repeated());
                 }
@@ -738,8 +735,7 @@ pub async fn add_step(
     let status = match input.status.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(s) => Some(
-            Status::parse(&s.to_ascii_lowercase())
-                .ok_or_else(|| format.bad(format!("step.status `{s}` is not a status")))?,
+            Status::parse_ignore_case(s).map_err(|e| format.bad(format!("step.status: {e}")))?,
         ),
     };
     let new = NewStep {
