@@ -14,6 +14,15 @@ def test_connect_and_test(connection):
     assert connection.test(raise_exception=True)
 
 
+def test_the_root_reports_the_api_version_plug_ins_compare(connection):
+    api = connection.system_service().get()
+    version = api.product_info.version
+    # What oVirt's Ansible collection compares (`engine_supported(connection, "4.4")`).
+    assert (version.major, version.minor) >= (4, 4)
+    assert "Stepwise" in version.full_version and api.product_info.name == "Stepwise"
+    assert api.time is not None and api.time.tzinfo is not None
+
+
 def test_add_job_with_steps_and_sub_steps(connection):
     jobs = connection.system_service().jobs_service()
     job = jobs.add(types.Job(description="Backup <vm-1> & friends", auto_cleared=True))
@@ -32,6 +41,8 @@ def test_add_job_with_steps_and_sub_steps(connection):
 
     listed = steps.list()
     assert [s.description for s in listed] == ["Copy disks", "Copy disk 1"]
+    assert [s.description for s in steps.list(max=1)] == ["Copy disks"]
+    assert len(steps.list(max=-1)) == 2
     got = steps.step_service(child.id).get()
     assert got.status == types.StepStatus.STARTED and got.type == types.StepEnum.EXECUTING
 
@@ -66,6 +77,10 @@ def test_search_by_status_and_description(connection):
     assert [j.id for j in finished] == [done.id]
     quoted = jobs.list(search='description="%s backup done" and status=finished' % word)
     assert [j.id for j in quoted] == [done.id]
+    exact = jobs.list(search="description=*%s backup*" % word, case_sensitive=True)
+    assert [j.id for j in exact] == [running.id]
+    either = jobs.list(search="description=*%s backup*" % word, case_sensitive=False)
+    assert sorted(j.id for j in either) == sorted([running.id, done.id])
     with pytest.raises(sdk.Error) as refused:
         jobs.list(search="status=running")
     assert "status" in str(refused.value) and "400" in str(refused.value)

@@ -282,6 +282,9 @@ pub struct JobFilter {
     /// Text contained in the description, case-insensitive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
+    /// `q` matches with its case too (oVirt's `case_sensitive=true`); not part of the native API.
+    #[serde(skip)]
+    pub q_match_case: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
     /// Jobs whose correlation id is not this one (oVirt's `correlation_id!=X` search).

@@ -232,7 +232,12 @@ impl Engine {
                 .push_bind(Q_WALK_WINDOW)
                 .push(") j join app_user u on u.id = j.owner where j.description_lower like lower(")
                 .push_bind(like_pattern(q))
-                .push(") order by j.start_time desc, j.id desc limit ")
+                .push(")");
+            if filter.q_match_case {
+                qb.push(" and j.description like ")
+                    .push_bind(like_pattern(q));
+            }
+            qb.push(" order by j.start_time desc, j.id desc limit ")
                 .push_bind(limit + 1);
             let rows: Vec<JobRow> = qb.build_query_as().fetch_all(&self.pool).await?;
             if rows.len() as i64 > limit {
@@ -340,6 +345,10 @@ pub(super) fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &JobFilter) ->
         qb.push(" and j.description_lower like lower(")
             .push_bind(like_pattern(q))
             .push(")");
+        if f.q_match_case {
+            qb.push(" and j.description like ")
+                .push_bind(like_pattern(q));
+        }
     }
     if let Some(c) = &f.correlation_id {
         let c = CorrelationId::parse(c).map_err(|m| ServiceError::invalid("correlation_id", m))?;

@@ -39,6 +39,7 @@ fn filter_from_query(q: &leptos_router::params::ParamsMap) -> JobFilter {
             _ => None,
         },
         q: text("q"),
+        q_match_case: false,
         correlation_id: text("correlation_id"),
         correlation_id_not: None,
         owner: text("owner"),

@@ -124,6 +124,7 @@ pub async fn list(
         status: parse_statuses(query.status.as_deref())?,
         external: query.external,
         q: query.q,
+        q_match_case: false,
         correlation_id: query.correlation_id,
         correlation_id_not: None,
         owner: query.owner,

@@ -29,6 +29,10 @@ use crate::http::AppState;
 const DEFAULT_MAX: i64 = 1000;
 /// The largest `max` honoured.
 const MAX_MAX: i64 = 10_000;
+/// The oVirt API level the root reports (`product_info.version`): the jobs and steps of oVirt 4.5,
+/// which `ovirt-engine-sdk-python` 4.6 speaks.
+const OVIRT_API_MAJOR: u32 = 4;
+const OVIRT_API_MINOR: u32 = 5;
 
 /// An answer in the client's format: JSON when it asks for JSON, XML otherwise.
 pub struct Format {
@@ -219,11 +223,24 @@ pub async fn root(format: Format, OvirtCaller(_caller): OvirtCaller) -> Response
     struct Root {
         link: Vec<xml::Link>,
         product_info: ProductInfo,
+        time: String,
     }
     #[derive(Serialize)]
     struct ProductInfo {
         name: &'static str,
         vendor: &'static str,
+        version: Version,
+    }
+    /// The oVirt API level spoken here, which plug-ins compare with the version a feature needs
+    /// (`engine_supported(connection, "4.4")` in oVirt's Ansible collection); Stepwise's own
+    /// version is in `full_version`.
+    #[derive(Serialize)]
+    struct Version {
+        build: u32,
+        full_version: String,
+        major: u32,
+        minor: u32,
+        revision: u32,
     }
     format.respond(
         StatusCode::OK,
@@ -237,7 +254,18 @@ pub async fn root(format: Format, OvirtCaller(_caller): OvirtCaller) -> Response
             product_info: ProductInfo {
                 name: "Stepwise",
                 vendor: "Stepwise",
+                version: Version {
+                    build: 0,
+                    full_version: format!(
+                        "{OVIRT_API_MAJOR}.{OVIRT_API_MINOR}.0 (Stepwise {})",
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                    major: OVIRT_API_MAJOR,
+                    minor: OVIRT_API_MINOR,
+                    revision: 0,
+                },
             },
+            time: xml::date(chrono::Utc::now()),
         },
     )
 }
@@ -247,6 +275,7 @@ pub struct ListQuery {
     search: Option<String>,
     max: Option<String>,
     follow: Option<String>,
+    case_sensitive: Option<String>,
 }
 
 /// The forms of oVirt's job search understood here, for the fault that refuses any other.
@@ -336,12 +365,13 @@ fn search_clauses(s: &str) -> Vec<String> {
     clauses
 }
 
-/// A list's `max`: none (or oVirt's `-1`) is [`DEFAULT_MAX`], and no more than [`MAX_MAX`].
-fn parse_max(format: &Format, max: Option<&str>) -> Result<i64, Response> {
+/// A list's `max`: none (or oVirt's `-1`) is `None`, the list's own default; otherwise no more
+/// than [`MAX_MAX`].
+fn parse_max(format: &Format, max: Option<&str>) -> Result<Option<i64>, Response> {
     match max.map(str::trim) {
-        None | Some("") | Some("-1") => Ok(DEFAULT_MAX),
+        None | Some("") | Some("-1") => Ok(None),
         Some(m) => match m.parse::<i64>() {
-            Ok(n) if n >= 0 => Ok(n.min(MAX_MAX)),
+            Ok(n) if n >= 0 => Ok(Some(n.min(MAX_MAX))),
             _ => Err(format.bad(format!("max must be a number, not `{m}`"))),
         },
     }
@@ -363,8 +393,19 @@ pub async fn list_jobs(
 ) -> Answer {
     let query: ListQuery =
         parse_form(parts.uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
-    let filter = parse_search(query.search.as_deref().unwrap_or("")).map_err(|m| format.bad(m))?;
-    let max = parse_max(&format, query.max.as_deref())?;
+    let mut filter =
+        parse_search(query.search.as_deref().unwrap_or("")).map_err(|m| format.bad(m))?;
+    // A description matches without regard to case unless the client asks otherwise (oVirt's
+    // own default is the other way; docs/decisions.md).
+    filter.q_match_case = match query.case_sensitive.as_deref().map(str::trim) {
+        None | Some("") => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            return Err(format.bad(format!("case_sensitive must be true or false, not `{v}`")))
+        }
+    };
+    let max = parse_max(&format, query.max.as_deref())?.unwrap_or(DEFAULT_MAX);
     let mut jobs = Vec::new();
     let mut cursor = None;
     while (jobs.len() as i64) < max {
@@ -566,7 +607,7 @@ pub async fn list_users(
     {
         return Err(format.bad("users cannot be searched here; list them without `search`"));
     }
-    let max = parse_max(&format, query.max.as_deref())?;
+    let max = parse_max(&format, query.max.as_deref())?.unwrap_or(DEFAULT_MAX);
     let users = state
         .engine
         .list_users(&caller)
@@ -669,6 +710,10 @@ pub async fn list_steps(
     parts: Parts,
 ) -> Answer {
     let job_id = job_id_of(&format, &parts)?;
+    let query: ListQuery =
+        parse_form(parts.uri.query().unwrap_or("").as_bytes()).unwrap_or_default();
+    // All of a job's steps unless the client sets `max` (a job holds at most `MAX_STEPS_PER_JOB`).
+    let max = parse_max(&format, query.max.as_deref())?;
     // Room for a large job's steps, held until the answer has been sent (`step_room`).
     let room = state
         .engine
@@ -680,10 +725,13 @@ pub async fn list_steps(
         .list_steps(&caller, job_id, false)
         .await
         .map_err(|e| format.error(e))?;
-    let items = match list {
+    let mut items = match list {
         app::domain::StepList::Flat { items } => items,
         app::domain::StepList::Tree { items } => flatten(items),
     };
+    if let Some(max) = max {
+        items.truncate(max as usize);
+    }
     let response = format.respond(
         StatusCode::OK,
         &StepsOut {
