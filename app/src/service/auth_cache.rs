@@ -1,7 +1,8 @@
 //! Recently checked tokens, so that a plug-in's stream of requests does not look its token up in
 //! the database for every request. An entry lives at most [`TTL`] (and never past the token's
-//! expiry). Every change to credentials or roles made through this process empties the cache at
-//! once; one made by another server process on the same database takes effect within [`TTL`].
+//! expiry); HTTP Basic credentials, whose check costs a password hash, [`BASIC_TTL`]. Every change to credentials or roles made through this process empties the cache at
+//! once; one made by another server process on the same database takes effect within [`TTL`] (for
+//! Basic credentials, [`BASIC_TTL`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,6 +12,10 @@ use super::Caller;
 
 /// How long a checked token is believed without asking the database again.
 pub const TTL: Duration = Duration::from_secs(1);
+/// How long HTTP Basic credentials, once checked, are believed (`Engine::authenticate_basic`):
+/// long enough that a script's requests do not each hash a password, short enough that a change
+/// made by another server process takes effect soon.
+pub const BASIC_TTL: Duration = Duration::from_secs(60);
 /// Entries kept at most; beyond it the cache starts over (a flood of distinct tokens).
 const CAPACITY: usize = 10_000;
 
@@ -31,6 +36,11 @@ impl AuthCache {
     /// Believe `caller` holds the token until `until` (capped at [`TTL`] from now).
     pub(super) fn put(&self, token_hash: Vec<u8>, caller: Caller, valid_for: Option<Duration>) {
         let ttl = valid_for.map_or(TTL, |v| v.min(TTL));
+        self.put_for(token_hash, caller, ttl);
+    }
+
+    /// Believe `caller` holds the credentials with this hash for `ttl`.
+    pub(super) fn put_for(&self, token_hash: Vec<u8>, caller: Caller, ttl: Duration) {
         if ttl.is_zero() {
             return;
         }

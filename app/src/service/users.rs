@@ -2,13 +2,17 @@
 
 use argon2::password_hash::{rand_core::OsRng, Output, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use base64::{
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+    Engine as _,
+};
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::audit::{self, Origin, Record};
+use super::auth_cache;
 use super::{Caller, Engine, Result, ServiceError};
 use crate::domain::ActionGroup;
 
@@ -358,6 +362,37 @@ impl Engine {
         };
         let valid_for = expires_at.map(|t| (t - Utc::now()).to_std().unwrap_or_default());
         self.auth_cache.put(hash, caller.clone(), valid_for);
+        Ok(caller)
+    }
+
+    /// HTTP Basic credentials (`base64(user:password)`, as `curl -u` sends them to oVirt's API): a
+    /// sign-in — throttled and audited as any — that is then believed for
+    /// [`auth_cache::BASIC_TTL`], so a script's stream of requests does not pay for a password hash
+    /// (and an audit record) each. Failures are never cached.
+    pub async fn authenticate_basic(&self, credentials: &str, origin: &Origin) -> Result<Caller> {
+        let malformed = || {
+            ServiceError::Unauthorized(
+                "the Basic credentials are not base64 of user:password".into(),
+            )
+        };
+        let decoded = STANDARD
+            .decode(credentials.trim())
+            .map_err(|_| malformed())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+        let (username, password) = decoded.split_once(':').ok_or_else(malformed)?;
+        let key = Sha256::new()
+            .chain_update(b"basic\0")
+            .chain_update(local_name(username).as_bytes())
+            .chain_update(b"\0")
+            .chain_update(password.as_bytes())
+            .finalize()
+            .to_vec();
+        if let Some(caller) = self.auth_cache.get(&key) {
+            return Ok(caller);
+        }
+        let caller = self.sign_in(username, password, origin).await?;
+        self.auth_cache
+            .put_for(key, caller.clone(), auth_cache::BASIC_TTL);
         Ok(caller)
     }
 

@@ -161,7 +161,8 @@ impl Format {
 }
 
 /// The caller of an oVirt request: `Authorization: Bearer` from the SSO token endpoint (or an API
-/// token). Refusals are `<fault>`s.
+/// token), or HTTP Basic (`curl -u admin@internal:password`, as oVirt's engine takes it). Refusals
+/// are `<fault>`s.
 pub struct OvirtCaller(pub Caller);
 
 impl FromRequestParts<AppState> for OvirtCaller {
@@ -182,27 +183,29 @@ impl FromRequestParts<AppState> for OvirtCaller {
             })
             .map(str::trim)
             .filter(|t| !t.is_empty());
-        let Some(token) = token else {
-            let basic = authorization.is_some_and(|h| {
-                h.get(..6)
-                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic "))
-            });
-            let detail = if basic {
-                "[HTTP Basic authentication is not accepted: get a token with POST /ovirt-engine/sso/oauth/token and send it as Authorization: Bearer]"
-            } else {
-                "[sign in first: POST /ovirt-engine/sso/oauth/token]"
-            };
-            let mut r = format.fault(StatusCode::UNAUTHORIZED, "Unauthorized", detail);
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return Err(r);
+        let basic = authorization.and_then(|h| {
+            h.get(..6)
+                .filter(|scheme| scheme.eq_ignore_ascii_case("basic "))
+                .and_then(|_| h.get(6..))
+        });
+        let caller = match (token, basic) {
+            (Some(token), _) => state.engine.authenticate_token(token).await,
+            (None, Some(credentials)) => {
+                let origin = crate::http::extract::origin_of(parts);
+                state.engine.authenticate_basic(credentials, &origin).await
+            }
+            (None, None) => {
+                let mut r = format.fault(
+                    StatusCode::UNAUTHORIZED,
+                    "Unauthorized",
+                    "[sign in first: POST /ovirt-engine/sso/oauth/token, or HTTP Basic]",
+                );
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return Err(r);
+            }
         };
-        state
-            .engine
-            .authenticate_token(token)
-            .await
-            .map(OvirtCaller)
-            .map_err(|e| format.error(e))
+        caller.map(OvirtCaller).map_err(|e| format.error(e))
     }
 }
 

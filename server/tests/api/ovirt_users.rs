@@ -123,27 +123,110 @@ async fn a_jobs_owner_link_leads_to_its_user_for_those_who_may_see_it(pool: PgPo
     assert_eq!(status, 400, "{fault}");
 }
 
-/// The oVirt API takes the SSO token, as the SDK sends it. A script used to `curl -u user:password`
-/// against oVirt is told that HTTP Basic is not taken here and how to get a token instead.
-#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
-async fn http_basic_is_refused_saying_how_to_sign_in(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let basic = app
+/// A GET of an oVirt path with HTTP Basic credentials: (status, body).
+async fn basic_get(app: &TestApp, path: &str, user: &str, password: &str) -> (u16, String) {
+    let r = app
         .client
-        .get(app.url("/ovirt-engine/api/jobs"))
-        .basic_auth("admin@internal", Some(PASSWORD))
+        .get(app.url(path))
+        .basic_auth(user, Some(password))
         .send()
         .await
         .unwrap();
-    assert_eq!(basic.status(), 401);
-    assert_eq!(basic.headers()["www-authenticate"], "Bearer");
-    let fault = basic.text().await.unwrap();
-    assert!(fault.contains("<fault>"), "{fault}");
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Successful sign-ins of `user` in the audit log.
+async fn sign_ins(app: &TestApp, user: &str) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from audit_event where action = 'sign_in' and success and target = $1",
+    )
+    .bind(user)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+/// Scripts written for oVirt's engine `curl -u admin@internal:password`: the oVirt API takes HTTP
+/// Basic as a sign-in (throttled and audited), believed for a while so that a stream of requests is
+/// not one password check each; a wrong password is refused every time, and disabling the user
+/// takes effect on the very next request.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn http_basic_signs_in_as_on_ovirts_engine(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (user_id, _) = app
+        .user_with_roles("scripter", &["ExternalTasksCreator"])
+        .await;
+    let before = sign_ins(&app, "scripter").await;
+
+    let added = app
+        .client
+        .post(app.url("/ovirt-engine/api/jobs"))
+        .basic_auth("scripter@internal", Some("scripter-password"))
+        .header("content-type", "application/xml")
+        .body("<job><description>from curl</description></job>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let xml = added.text().await.unwrap();
     assert!(
-        fault.contains("HTTP Basic authentication is not accepted"),
+        xml.contains(&format!(
+            "<owner href=\"/ovirt-engine/api/users/{user_id}\" id=\"{user_id}\"/>"
+        )),
+        "{xml}"
+    );
+    let (status, listed) = basic_get(
+        &app,
+        "/ovirt-engine/api/jobs",
+        "scripter",
+        "scripter-password",
+    )
+    .await;
+    assert_eq!(status, 200, "{listed}");
+    assert!(
+        listed.contains("<description>from curl</description>"),
+        "{listed}"
+    );
+    // Two requests, one sign-in: the second was believed without a password check.
+    assert_eq!(sign_ins(&app, "scripter").await, before + 1);
+
+    let (status, fault) = basic_get(
+        &app,
+        "/ovirt-engine/api/jobs",
+        "scripter",
+        "not-the-password",
+    )
+    .await;
+    assert_eq!(status, 401, "{fault}");
+    assert!(
+        fault.contains("<fault>") && fault.contains("password is wrong"),
         "{fault}"
     );
-    assert!(fault.contains("/ovirt-engine/sso/oauth/token"), "{fault}");
+    let garbled = app
+        .client
+        .get(app.url("/ovirt-engine/api/jobs"))
+        .header("authorization", "Basic not*base64")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbled.status(), 401);
+    let fault = garbled.text().await.unwrap();
+    assert!(fault.contains("not base64 of user:password"), "{fault}");
+
+    expect_status(
+        app.post(&format!("/api/users/{user_id}/disable"), &json!({}))
+            .await,
+        200,
+    )
+    .await;
+    let (status, _) = basic_get(
+        &app,
+        "/ovirt-engine/api/jobs",
+        "scripter",
+        "scripter-password",
+    )
+    .await;
+    assert_eq!(status, 401);
 
     let none = app
         .client
@@ -152,7 +235,8 @@ async fn http_basic_is_refused_saying_how_to_sign_in(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(none.status(), 401);
+    assert_eq!(none.headers()["www-authenticate"], "Bearer");
     let fault = none.text().await.unwrap();
-    assert!(!fault.contains("Basic"), "{fault}");
     assert!(fault.contains("sign in first"), "{fault}");
+    assert!(fault.contains("/ovirt-engine/sso/oauth/token"), "{fault}");
 }
