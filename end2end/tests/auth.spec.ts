@@ -36,3 +36,33 @@ test('an administrator gives a user ExternalTasksCreator in the UI and its token
   expect(allowed.status()).toBe(201);
   void PASSWORD;
 });
+
+test('an administrator sets a user\'s password from the Users page, by keyboard, and the user signs in with it', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const name = unique('forgetful').replace(' ', '-');
+  await admin.post('/api/users', { username: name, password: 'the-old-password' });
+
+  await signIn(page);
+  await page.getByRole('link', { name: 'Users' }).click();
+  const row = page.locator(`[data-testid=user-row][data-username="${name}"]`);
+  const roleSelect = row.getByLabel(`Give ${name} a role`);
+  const closed = await roleSelect.boundingBox();
+  await row.getByRole('button', { name: 'Set password…' }).press('Enter');
+  const field = row.getByLabel(`New password for ${name}`);
+  await expect(field).toBeFocused();
+  // The open form takes no room from the other columns: nothing moves.
+  expect(await roleSelect.boundingBox()).toEqual(closed);
+  // Too short: refused in words, and the field stays open with what was typed.
+  await page.keyboard.type('short');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('alert')).toContainText('8 to 1024 characters');
+  await expect(field).toHaveValue('short');
+  await field.fill('the-new-password');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('status').filter({ hasText: 'Password changed.' })).toBeVisible();
+  await expect(row.getByRole('button', { name: 'Set password…' })).toBeVisible();
+
+  const refused = await request.post('/api/auth/token', { form: { grant_type: 'password', username: name, password: 'the-old-password' } });
+  expect(refused.status()).toBe(400);
+  await token(request, name, 'the-new-password');
+});

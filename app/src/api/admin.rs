@@ -35,6 +35,16 @@ pub async fn set_user_disabled(user_id: Uuid, disabled: bool) -> Result<User, Ap
         .await?)
 }
 
+/// Give a user a new password (`MANAGE_USERS`); their sessions and tokens stay.
+#[server(prefix = "/sfn", endpoint = "reset_password", input = Json)]
+pub async fn reset_password(user_id: Uuid, password: String) -> Result<User, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let origin = super::context::request()?.origin;
+    Ok(engine
+        .reset_password(&caller, &origin, user_id, password)
+        .await?)
+}
+
 #[server(prefix = "/sfn", endpoint = "set_user_role", input = Json)]
 pub async fn set_user_role(user_id: Uuid, role: String, attach: bool) -> Result<User, AppError> {
     let (engine, caller) = super::context::caller()?;

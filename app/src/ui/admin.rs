@@ -7,7 +7,7 @@ use super::format;
 use super::ErrorNote;
 use crate::api::{
     create_role, create_token, create_user, list_audit, list_roles, list_tokens, list_users,
-    revoke_token, set_user_disabled, set_user_role,
+    reset_password, revoke_token, set_user_disabled, set_user_role,
 };
 use crate::domain::{ActionGroup, Role, User};
 
@@ -105,6 +105,33 @@ fn UserRow(
             report(status, reload, "Role given.", set_user_role(id, role, true));
         }
     };
+    // "Set password…" opens a field in the row. It closes once the password is saved; a refusal
+    // is reported in the note above and leaves it open, with what was typed, to correct.
+    let setting = RwSignal::new(false);
+    let new_password = RwSignal::new(String::new());
+    let save_password = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let password = new_password.get_untracked();
+        leptos::task::spawn_local(async move {
+            match reset_password(id, password).await {
+                Ok(_) => {
+                    status.set(Some(Ok("Password changed.".to_owned())));
+                    new_password.set(String::new());
+                    setting.set(false);
+                }
+                Err(e) => status.set(Some(Err(e.to_string()))),
+            }
+        });
+    };
+    let password_label = format!("New password for {}", user.username);
+    let form_label = format!("Set the password of {}", user.username);
+    // Keyboard users land in the field the button opened.
+    let password_input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move || {
+        if let Some(input) = password_input.get() {
+            let _ = input.focus();
+        }
+    });
     view! {
         <tr data-testid="user-row" data-username=name.clone()>
             <td>{name.clone()}</td>
@@ -127,12 +154,24 @@ fn UserRow(
                     {role_names.into_iter().filter(|r| !user.roles.contains(r)).map(|r| view! { <option value=r.clone()>{r.clone()}</option> }).collect_view()}
                 </select>
             </td>
-            <td>
+            <td><div class="row-actions">
+                <Show when=move || setting.get() fallback=move || view! {
+                    <button type="button" on:click=move |_| setting.set(true)>"Set password…"</button>
+                }>
+                    <form class="inline-form" on:submit=save_password aria-label=form_label.clone()>
+                        <label class="visually-hidden" for=format!("password-{id}")>{password_label.clone()}</label>
+                        <input id=format!("password-{id}") type="password" autocomplete="new-password" required minlength="8"
+                            node_ref=password_input placeholder="At least 8 characters"
+                            prop:value=move || new_password.get() on:input=move |ev| new_password.set(event_target_value(&ev))/>
+                        <button type="submit" class="primary">"Save"</button>
+                        <button type="button" on:click=move |_| { new_password.set(String::new()); setting.set(false); }>"Cancel"</button>
+                    </form>
+                </Show>
                 <button type="button" on:click=move |_| report(status, reload,
                     if disabled { "User enabled." } else { "User disabled." }, set_user_disabled(id, !disabled))>
                     {if disabled { "Enable" } else { "Disable" }}
                 </button>
-            </td>
+            </div></td>
         </tr>
     }
 }

@@ -111,6 +111,11 @@ async fn server_functions_enforce_the_same_permissions_as_the_rest_routes(pool: 
             json!({ "user_id": target, "role": "TaskViewer", "attach": true }),
             false,
         ),
+        (
+            "reset_password",
+            json!({ "user_id": target, "password": "a new long one" }),
+            false,
+        ),
         ("list_roles", json!({}), false),
         (
             "create_role",
