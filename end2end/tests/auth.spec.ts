@@ -66,3 +66,35 @@ test('an administrator sets a user\'s password from the Users page, by keyboard,
   expect(refused.status()).toBe(400);
   await token(request, name, 'the-new-password');
 });
+
+test('a user without administration rights changes their own password from their account page', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const name = unique('viewer').replace(' ', '-');
+  const user = await admin.post('/api/users', { username: name, password: 'first-password' });
+  await admin.put(`/api/users/${user.id}/roles/TaskViewer`);
+
+  await signIn(page, name, 'first-password');
+  await page.getByTestId('signed-in-user').click();
+  await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
+  const form = page.getByRole('form', { name: 'Change your password' });
+
+  await form.getByLabel('Current password').fill('not-my-password');
+  await form.getByLabel('New password', { exact: true }).fill('second-password');
+  await form.getByLabel('New password, again').fill('second-password');
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('alert')).toContainText('is not your current password');
+
+  await form.getByLabel('Current password').fill('first-password');
+  await form.getByLabel('New password, again').fill('second-passwort');
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('alert')).toContainText('differ');
+
+  await form.getByLabel('New password, again').fill('second-password');
+  await form.getByLabel('New password, again').press('Enter');
+  await expect(page.getByRole('status').filter({ hasText: 'Your password has been changed' })).toBeVisible();
+  await expect(form.getByLabel('Current password')).toHaveValue('');
+
+  const old = await request.post('/api/auth/token', { form: { grant_type: 'password', username: name, password: 'first-password' } });
+  expect(old.status()).toBe(400);
+  await token(request, name, 'second-password');
+});

@@ -48,6 +48,20 @@ pub async fn sign_in(username: String, password: String) -> Result<Me, AppError>
     Ok(caller.me())
 }
 
+/// The signed-in user's own password; the current one must be given (checked as a sign-in is).
+#[server(prefix = "/sfn", endpoint = "change_my_password", input = leptos::server_fn::codec::Json)]
+pub async fn change_my_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let origin = super::context::request()?.origin;
+    engine
+        .change_own_password(&caller, &origin, &current_password, new_password)
+        .await?;
+    Ok(())
+}
+
 /// Sign out: revokes the session and clears the cookie.
 #[server(prefix = "/sfn", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {

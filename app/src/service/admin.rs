@@ -199,6 +199,53 @@ impl Engine {
     ) -> Result<User> {
         caller.require(ActionGroup::ManageUsers)?;
         check_password(&password).map_err(|m| ServiceError::invalid("password", m))?;
+        self.write_password(caller, origin, user_id, password, "password_reset")
+            .await
+    }
+
+    /// A signed-in user's own new password. The current one must be given, and is checked as a
+    /// sign-in is (throttled, audited): a session left open on someone's desk is not enough to
+    /// take the account over.
+    pub async fn change_own_password(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        current_password: &str,
+        new_password: String,
+    ) -> Result<User> {
+        check_password(&new_password).map_err(|m| ServiceError::invalid("new_password", m))?;
+        match self
+            .sign_in(&caller.username, current_password, origin)
+            .await
+        {
+            Err(ServiceError::Unauthorized(_)) => {
+                return Err(ServiceError::invalid(
+                    "current_password",
+                    "is not your current password",
+                ))
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        self.write_password(
+            caller,
+            origin,
+            caller.user_id,
+            new_password,
+            "password_changed",
+        )
+        .await
+    }
+
+    /// Store a user's new password and audit it as `action`; tokens and sessions stay.
+    async fn write_password(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        user_id: Uuid,
+        password: String,
+        action: &'static str,
+    ) -> Result<User> {
         let hash = hashing(move || hash_password(&password)).await??;
         let mut tx = self.pool.begin().await?;
         let name: Option<String> = sqlx::query_scalar(
@@ -215,7 +262,7 @@ impl Engine {
             origin,
             Record {
                 actor: Some(caller),
-                action: "password_reset",
+                action,
                 target: Some(name),
                 success: true,
                 detail: None,

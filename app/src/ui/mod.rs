@@ -1,6 +1,7 @@
 //! The Tasks pane: sign-in, the jobs list with live updates and step trees, a job's detail with its
 //! timeline, and the administration pages.
 
+mod account;
 mod admin;
 mod bulk;
 mod detail;
@@ -92,7 +93,7 @@ fn Shell(me: Me) -> impl IntoView {
             </nav>
             <span class="spacer"></span>
             <live::ConnectionBadge/>
-            <span class="who" data-testid="signed-in-user">{me.username.clone()}</span>
+            <A href="/account" attr:class="who" attr:title="Your account" attr:data-testid="signed-in-user">{me.username.clone()}</A>
             <button type="button" class="link" on:click=do_sign_out>"Sign out"</button>
         </header>
         <main class="page" id="content" tabindex="-1" node_ref=content>
@@ -103,6 +104,7 @@ fn Shell(me: Me) -> impl IntoView {
                 <Route path=path!("/admin/roles") view=admin::RolesPage/>
                 <Route path=path!("/admin/tokens") view=admin::TokensPage/>
                 <Route path=path!("/admin/audit") view=admin::AuditPage/>
+                <Route path=path!("/account") view=account::AccountPage/>
             </Routes>
         </main>
     }

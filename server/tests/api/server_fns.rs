@@ -200,3 +200,72 @@ async fn a_wrong_password_in_the_ui_is_refused(pool: PgPool) {
     assert_eq!(browser.sign_in(ADMIN, "wrong").await, 401);
     assert!(browser.cookie.is_none());
 }
+
+/// Anyone signed in changes their own password, proving the current one: a wrong one is a failed
+/// sign-in (audited, throttled), the new one works at once, and no one can do it signed out.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_user_changes_their_own_password_by_giving_the_current_one(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    app.user_with_roles("viewer", &["TaskViewer"]).await;
+    let change =
+        |current: &str, new: &str| json!({ "current_password": current, "new_password": new });
+
+    let nobody = Browser::new(&app);
+    let (code, _) = nobody
+        .call(
+            "change_my_password",
+            &change("viewer-password", "a-new-password"),
+        )
+        .await;
+    assert_eq!(code, 401);
+
+    let mut viewer = Browser::new(&app);
+    assert_eq!(viewer.sign_in("viewer", "viewer-password").await, 200);
+    let (code, answer) = viewer
+        .call("change_my_password", &change("a-guess", "a-new-password"))
+        .await;
+    assert_eq!(code, 400, "{answer}");
+    assert!(answer.to_string().contains("current_password"), "{answer}");
+    let (code, answer) = viewer
+        .call("change_my_password", &change("viewer-password", "short"))
+        .await;
+    assert_eq!(code, 400, "{answer}");
+    assert!(answer.to_string().contains("new_password"), "{answer}");
+
+    let (code, answer) = viewer
+        .call(
+            "change_my_password",
+            &change("viewer-password", "a-new-password"),
+        )
+        .await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(
+        Browser::new(&app)
+            .sign_in("viewer", "viewer-password")
+            .await,
+        401
+    );
+    assert_eq!(
+        Browser::new(&app).sign_in("viewer", "a-new-password").await,
+        200
+    );
+
+    let audit = expect_status(app.get("/api/audit").await, 200).await;
+    let mine: Vec<(String, bool)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == "viewer")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["success"] == true,
+            )
+        })
+        .collect();
+    assert!(
+        mine.contains(&("password_changed".to_owned(), true)),
+        "{mine:?}"
+    );
+    assert!(mine.contains(&("sign_in".to_owned(), false)), "{mine:?}");
+}
