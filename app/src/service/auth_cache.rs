@@ -1,8 +1,9 @@
 //! Recently checked tokens, so that a plug-in's stream of requests does not look its token up in
 //! the database for every request. An entry lives at most [`TTL`] (and never past the token's
-//! expiry); HTTP Basic credentials, whose check costs a password hash, [`BASIC_TTL`]. Every change to credentials or roles made through this process empties the cache at
-//! once; one made by another server process on the same database takes effect within [`TTL`] (for
-//! Basic credentials, [`BASIC_TTL`]).
+//! expiry); HTTP Basic credentials, whose check costs a password hash, [`BASIC_TTL`]. Every change
+//! to credentials or roles made through this process empties the cache at once; one made by
+//! another server process on the same database takes effect within [`TTL`] (for Basic
+//! credentials, [`BASIC_TTL`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
