@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use super::Note;
 use crate::api::change_my_password;
 
 #[component]
@@ -54,9 +55,6 @@ pub fn AccountPage() -> impl IntoView {
                     prop:value=move || repeat.get() on:input=move |ev| repeat.set(event_target_value(&ev))/></div>
             <button type="submit" class="primary" prop:disabled=move || busy.get()>"Change password"</button>
         </form>
-        {move || status.get().map(|m| match m {
-            Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
-            Err(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
-        })}
+        <Note status/>
     }
 }

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use super::format;
-use super::ErrorNote;
+use super::{ErrorNote, Note};
 use crate::api::{
     create_role, create_token, create_user, list_audit, list_roles, list_tokens, list_users,
     reset_password, revoke_token, set_user_disabled, set_user_role,
@@ -25,16 +25,6 @@ fn report<T: 'static>(
         }));
         reload.update(|n| *n += 1);
     });
-}
-
-#[component]
-fn Note(status: RwSignal<Option<Result<String, String>>>) -> impl IntoView {
-    move || {
-        status.get().map(|m| match m {
-            Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
-            Err(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
-        })
-    }
 }
 
 #[component]

@@ -120,6 +120,17 @@ pub fn reload_to(href: &str) {
     let _ = href;
 }
 
+/// The outcome of an action, in words: a status on success, an alert on refusal.
+#[component]
+pub fn Note(status: RwSignal<Option<Result<String, String>>>) -> impl IntoView {
+    move || {
+        status.get().map(|m| match m {
+            Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
+            Err(text) => view! { <p class="error" role="alert">{text}</p> }.into_any(),
+        })
+    }
+}
+
 /// An error from the server, in words; a lost session sends the person to sign in again.
 #[component]
 pub fn ErrorNote(error: crate::api::AppError) -> impl IntoView {
