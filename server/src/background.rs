@@ -2,11 +2,14 @@
 
 use std::time::Duration;
 
+use app::domain::{RetentionInput, RetentionSource};
 use app::service::commands::CommandRunner;
 use app::service::Engine;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
-/// How the loops are paced (tests shorten them).
+/// How the loops are paced (tests shorten them). The retention figures are this process's
+/// configuration, in force while none are stored (`PUT /api/settings/retention`).
 #[derive(Clone, Debug)]
 pub struct Pacing {
     pub heartbeat: Duration,
@@ -28,6 +31,19 @@ impl Default for Pacing {
     }
 }
 
+impl Pacing {
+    /// The configured retention figures, as the settings API shows them (a sub-second interval, as
+    /// tests use, shows as 1 s; the loop keeps its own precise interval).
+    pub fn retention_defaults(&self) -> RetentionInput {
+        let whole = |n: i64| i32::try_from(n.max(0)).unwrap_or(i32::MAX);
+        RetentionInput {
+            finished_minutes: whole(self.retention_finished_minutes),
+            unsuccessful_minutes: whole(self.retention_unsuccessful_minutes),
+            interval_seconds: whole(self.retention_interval.as_secs() as i64).max(1),
+        }
+    }
+}
+
 /// The advisory lock that lets one process at a time run a retention pass.
 const RETENTION_LOCK: i64 = 7_203_461_003;
 
@@ -40,8 +56,10 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut beat = tokio::time::interval(pacing.heartbeat);
         let mut sweep = tokio::time::interval(pacing.sweep);
-        let mut retention = tokio::time::interval(pacing.retention_interval);
-        retention.tick().await; // not at start-up
+        // Not at start-up; after a change of the settings through this process, the new interval
+        // counts from the change (other processes take it up after their current wait).
+        let retention_changed = engine.retention_changed();
+        let mut next_pass = Instant::now() + retention_interval(&engine, &pacing).await;
         loop {
             tokio::select! {
                 _ = stop.changed() => {
@@ -62,22 +80,36 @@ pub fn spawn(
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "staleness sweep failed"),
                 },
-                _ = retention.tick() => {
-                    if let Err(e) = retention_pass(&engine, &runner, &pacing).await {
+                _ = tokio::time::sleep_until(next_pass) => {
+                    if let Err(e) = retention_pass(&engine, &runner).await {
                         tracing::warn!(error = %e, "retention pass failed");
                     }
+                    next_pass = Instant::now() + retention_interval(&engine, &pacing).await;
+                }
+                _ = retention_changed.notified() => {
+                    next_pass = Instant::now() + retention_interval(&engine, &pacing).await;
                 }
             }
         }
     });
 }
 
-/// One auto-clear pass, by one process at a time.
-async fn retention_pass(
-    engine: &Engine,
-    runner: &CommandRunner,
-    pacing: &Pacing,
-) -> anyhow::Result<()> {
+/// The wait before the next retention pass: the stored interval, else this process's own.
+async fn retention_interval(engine: &Engine, pacing: &Pacing) -> Duration {
+    match engine.retention_in_force().await {
+        Ok(r) if r.source == RetentionSource::Stored => {
+            Duration::from_secs(r.interval_seconds.max(1) as u64)
+        }
+        Ok(_) => pacing.retention_interval,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the retention settings failed; using the configured interval");
+            pacing.retention_interval
+        }
+    }
+}
+
+/// One auto-clear pass, by one process at a time, with the settings in force.
+async fn retention_pass(engine: &Engine, runner: &CommandRunner) -> anyhow::Result<()> {
     let mut conn = engine.pool().acquire().await?;
     let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
         .bind(RETENTION_LOCK)
@@ -86,15 +118,21 @@ async fn retention_pass(
     if !locked {
         return Ok(());
     }
-    let outcome = runner
-        .run_retention(
-            pacing.retention_finished_minutes,
-            pacing.retention_unsuccessful_minutes,
-        )
-        .await;
+    let outcome = match engine.retention_in_force().await {
+        Ok(settings) => runner
+            .run_retention(
+                i64::from(settings.finished_minutes),
+                i64::from(settings.unsuccessful_minutes),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}")),
+        Err(e) => Err(anyhow::anyhow!(
+            "reading the retention settings failed: {e}"
+        )),
+    };
     sqlx::query("select pg_advisory_unlock($1)")
         .bind(RETENTION_LOCK)
         .execute(&mut *conn)
         .await?;
-    outcome.map_err(|e| anyhow::anyhow!("{e}"))
+    outcome
 }

@@ -120,6 +120,7 @@ async fn app_router(
     stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<Router> {
     let engine = engine
+        .with_retention_defaults(settings.pacing.retention_defaults())
         .register_process()
         .await
         .map_err(|e| anyhow::anyhow!("registering the server process failed: {e}"))?;

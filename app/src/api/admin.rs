@@ -107,3 +107,35 @@ pub async fn list_audit(before: Option<i64>) -> Result<Vec<AuditEntry>, AppError
     let (engine, caller) = super::context::caller()?;
     Ok(engine.list_audit(&caller, before, Some(100)).await?)
 }
+
+/// The retention settings in force (`VIEW_TASKS`).
+#[server(prefix = "/sfn", endpoint = "retention_settings")]
+pub async fn retention_settings() -> Result<crate::domain::Retention, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    Ok(engine.retention(&caller).await?)
+}
+
+/// Store new retention settings for every server process (`MANAGE_TASKS`).
+#[server(prefix = "/sfn", endpoint = "set_retention_settings", input = Json)]
+pub async fn set_retention_settings(
+    finished_minutes: i32,
+    unsuccessful_minutes: i32,
+    interval_seconds: i32,
+) -> Result<crate::domain::Retention, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let origin = super::context::request()?.origin;
+    let input = crate::domain::RetentionInput {
+        finished_minutes,
+        unsuccessful_minutes,
+        interval_seconds,
+    };
+    Ok(engine.set_retention(&caller, &origin, input).await?)
+}
+
+/// Back to each server process's configured retention (`MANAGE_TASKS`).
+#[server(prefix = "/sfn", endpoint = "reset_retention_settings")]
+pub async fn reset_retention_settings() -> Result<crate::domain::Retention, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let origin = super::context::request()?.origin;
+    Ok(engine.reset_retention(&caller, &origin).await?)
+}

@@ -110,6 +110,12 @@ impl<'de> Deserialize<'de> for Progress {
     }
 }
 
+/// A whole number that fits an `i32`, read as [`WholeNumber`] reads one.
+pub(super) fn whole_i32<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    let n = d.deserialize_any(WholeNumber)?;
+    i32::try_from(n).map_err(|_| serde::de::Error::custom(format!("`{n}` is out of range")))
+}
+
 /// An optional whole number that fits an `i32`, read as [`WholeNumber`] reads one.
 fn optional_whole_i32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
     struct Whole(i64);

@@ -5,10 +5,12 @@ mod event;
 mod input;
 mod job;
 pub mod limits;
+mod settings;
 mod tree;
 
 pub use access::*;
 pub use event::*;
 pub use input::*;
 pub use job::*;
+pub use settings::*;
 pub use tree::*;

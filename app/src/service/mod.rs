@@ -14,6 +14,7 @@ mod idempotency;
 pub mod jobs;
 pub mod maintenance;
 mod rows;
+mod settings;
 mod step_batch;
 pub mod step_room;
 mod steps;
@@ -105,6 +106,10 @@ pub struct Engine {
     changes: std::sync::Arc<tokio::sync::Notify>,
     /// Room in memory for large reads of whole jobs' steps.
     step_room: std::sync::Arc<step_room::StepRoom>,
+    /// This process's configured retention, in force while none is stored.
+    retention_defaults: crate::domain::RetentionInput,
+    /// Rung after this process stored or reset the retention settings.
+    retention_changed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Engine {
@@ -117,6 +122,12 @@ impl Engine {
             auth_cache: Default::default(),
             changes: Default::default(),
             step_room: Default::default(),
+            retention_defaults: crate::domain::RetentionInput {
+                finished_minutes: 10,
+                unsuccessful_minutes: 60,
+                interval_seconds: 600,
+            },
+            retention_changed: Default::default(),
         }
     }
 
@@ -130,6 +141,8 @@ impl Engine {
             auth_cache: self.auth_cache.clone(),
             changes: self.changes.clone(),
             step_room: self.step_room.clone(),
+            retention_defaults: self.retention_defaults,
+            retention_changed: self.retention_changed.clone(),
         }
     }
 

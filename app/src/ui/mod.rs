@@ -8,6 +8,7 @@ mod detail;
 mod format;
 mod jobs;
 mod live;
+mod settings;
 mod signin;
 mod tree;
 
@@ -62,6 +63,7 @@ fn Shell(me: Me) -> impl IntoView {
     live::provide_live();
     live::provide_clock();
     let admin = me.can(ActionGroup::ManageUsers);
+    let manages_tasks = me.can(ActionGroup::ManageTasks);
     let do_sign_out = move |_| {
         leptos::task::spawn_local(async move {
             let _ = sign_out().await;
@@ -90,6 +92,9 @@ fn Shell(me: Me) -> impl IntoView {
                     <A href="/admin/tokens">"API tokens"</A>
                     <A href="/admin/audit">"Audit log"</A>
                 </Show>
+                <Show when=move || manages_tasks>
+                    <A href="/settings">"Settings"</A>
+                </Show>
             </nav>
             <span class="spacer"></span>
             <live::ConnectionBadge/>
@@ -105,6 +110,7 @@ fn Shell(me: Me) -> impl IntoView {
                 <Route path=path!("/admin/tokens") view=admin::TokensPage/>
                 <Route path=path!("/admin/audit") view=admin::AuditPage/>
                 <Route path=path!("/account") view=account::AccountPage/>
+                <Route path=path!("/settings") view=settings::SettingsPage/>
             </Routes>
         </main>
     }

@@ -9,6 +9,7 @@ mod jobs;
 mod meta;
 pub mod openapi;
 pub mod room;
+mod settings;
 mod steps;
 
 use std::future::Future;
@@ -79,6 +80,12 @@ pub fn api_router() -> Router<AppState> {
         .route("/tokens", post(admin::create_token).get(admin::list_tokens))
         .route("/tokens/{token_id}", delete(admin::revoke_token))
         .route("/audit", get(admin::list_audit))
+        .route(
+            "/settings/retention",
+            get(settings::retention)
+                .put(settings::set_retention)
+                .delete(settings::reset_retention),
+        )
         .route("/jobs", post(jobs::add).get(jobs::list))
         .route("/jobs/{job_id}", get(jobs::get))
         .route("/jobs/{job_id}/end", post(jobs::end))

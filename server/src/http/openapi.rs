@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, RefOr, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, commands, error, jobs, meta, steps};
+use super::{admin, auth, commands, error, jobs, meta, settings, steps};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,7 @@ use super::{admin, auth, commands, error, jobs, meta, steps};
         admin::reset_password, admin::list_roles, admin::create_role, admin::attach_role,
         admin::detach_role, admin::create_token, admin::list_tokens, admin::revoke_token,
         admin::list_audit,
+        settings::retention, settings::set_retention, settings::reset_retention,
     ),
     components(schemas(error::Problem, error::ProblemField, app::domain::StepNode)),
     modifiers(&BearerAuth, &Problems, &EventFrames, &EndsNeedAnOutcome, &Exactly),

@@ -426,10 +426,9 @@ fn fast() -> Settings {
     }
 }
 
-#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
-async fn retention_purges_ended_auto_cleared_jobs_as_an_internal_cleanup_job(pool: PgPool) {
-    let app = spawn_app_with(pool, fast()).await;
-    let gone = expect_status(
+/// An auto-cleared job, finished.
+async fn finished_auto_cleared_job(app: &TestApp) -> Value {
+    let job = expect_status(
         app.post(
             "/api/jobs",
             &json!({ "description": "auto", "auto_cleared": true }),
@@ -439,10 +438,17 @@ async fn retention_purges_ended_auto_cleared_jobs_as_an_internal_cleanup_job(poo
     )
     .await;
     expect_status(
-        app.end_job(&gone, json!({ "status": "finished" })).await,
+        app.end_job(&job, json!({ "status": "finished" })).await,
         200,
     )
     .await;
+    job
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn retention_purges_ended_auto_cleared_jobs_as_an_internal_cleanup_job(pool: PgPool) {
+    let app = spawn_app_with(pool, fast()).await;
+    let gone = finished_auto_cleared_job(&app).await;
     let kept = app.add_job("not auto-cleared").await;
     expect_status(
         app.end_job(&kept, json!({ "status": "finished" })).await,
@@ -615,4 +621,133 @@ async fn an_internal_job_of_a_dead_process_becomes_unknown(pool: PgPool) {
         "unknown"
     );
     assert_eq!(app.job(&plugin).await["status"], "started");
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn retention_settings_are_changed_by_those_who_manage_tasks_and_the_next_pass_uses_them(
+    pool: PgPool,
+) {
+    // Configured to keep ended jobs for 10 and 60 minutes, looking every 0.7 s.
+    let app = spawn_app_with(
+        pool,
+        Settings {
+            pacing: Pacing {
+                retention_interval: Duration::from_millis(700),
+                retention_finished_minutes: 10,
+                retention_unsuccessful_minutes: 60,
+                ..Pacing::default()
+            },
+            ..Settings::default()
+        },
+    )
+    .await;
+    let configured = expect_status(app.get("/api/settings/retention").await, 200).await;
+    assert_eq!(configured["source"], "configuration");
+    assert_eq!(
+        (
+            &configured["finished_minutes"],
+            &configured["unsuccessful_minutes"],
+            &configured["interval_seconds"]
+        ),
+        (&json!(10), &json!(60), &json!(1)),
+        "{configured}"
+    );
+    assert!(configured.get("updated_by").is_none());
+
+    let job = finished_auto_cleared_job(&app).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    expect_status(app.get(&format!("/api/jobs/{}", id(&job))).await, 200).await;
+
+    // Who may: a viewer reads, only MANAGE_TASKS changes; nobody without a token.
+    let (_, viewer_token) = app.user_with_roles("viewer", &["TaskViewer"]).await;
+    let viewer = app.as_token(&viewer_token);
+    expect_status(viewer.get("/api/settings/retention").await, 200).await;
+    let figures =
+        json!({ "finished_minutes": 0, "unsuccessful_minutes": 0, "interval_seconds": 1 });
+    expect_status(put_retention(&viewer, &figures).await, 403).await;
+    expect_status(delete_retention(&viewer).await, 403).await;
+    let nobody = app.as_token("not-a-token");
+    expect_status(put_retention(&nobody, &figures).await, 401).await;
+
+    // Bad figures name their field and change nothing.
+    for (body, field) in [
+        (
+            json!({ "finished_minutes": -1, "unsuccessful_minutes": 0, "interval_seconds": 1 }),
+            "finished_minutes",
+        ),
+        (
+            json!({ "finished_minutes": 0, "unsuccessful_minutes": 525601, "interval_seconds": 1 }),
+            "unsuccessful_minutes",
+        ),
+        (
+            json!({ "finished_minutes": 0, "unsuccessful_minutes": 0, "interval_seconds": 0 }),
+            "interval_seconds",
+        ),
+        (
+            json!({ "finished_minutes": 0, "unsuccessful_minutes": 0 }),
+            "interval_seconds",
+        ),
+        (
+            json!({ "finished_minutes": "soon", "unsuccessful_minutes": 0, "interval_seconds": 1 }),
+            "finished_minutes",
+        ),
+    ] {
+        expect_problem(put_retention(&app, &body).await, 400, field).await;
+    }
+    let unchanged = expect_status(app.get("/api/settings/retention").await, 200).await;
+    assert_eq!(unchanged, configured);
+
+    // Stored: every process's next pass uses them.
+    let stored = expect_status(put_retention(&app, &figures).await, 200).await;
+    assert_eq!(stored["source"], "stored");
+    assert_eq!(stored["finished_minutes"], 0);
+    assert_eq!(stored["updated_by"], ADMIN);
+    assert!(stored["updated_at"].is_string());
+    let mut gone = false;
+    for _ in 0..50 {
+        if app.get(&format!("/api/jobs/{}", id(&job))).await.status() == 404 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(gone, "the pass after the change purged the job");
+    let audit = expect_status(app.get("/api/audit").await, 200).await;
+    let changed = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "retention_changed")
+        .expect("the change is audited");
+    assert_eq!(changed["actor"], ADMIN);
+    assert!(changed["detail"].as_str().unwrap().contains("0 min"));
+
+    // Put back: the configuration again.
+    let reset = expect_status(delete_retention(&app).await, 200).await;
+    assert_eq!(reset, configured);
+    let audit = expect_status(app.get("/api/audit").await, 200).await;
+    assert!(audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["action"] == "retention_reset"));
+}
+
+async fn put_retention(app: &TestApp, body: &Value) -> reqwest::Response {
+    app.client
+        .put(app.url("/api/settings/retention"))
+        .bearer_auth(&app.token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn delete_retention(app: &TestApp) -> reqwest::Response {
+    app.client
+        .delete(app.url("/api/settings/retention"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
 }

@@ -62,6 +62,8 @@ const ANYONE: (&[Who], Who) = (&[], Who::Plain);
 const EXPORT: (&[Who], Who) = (&[Who::Plain, Who::Viewer, Who::Creator], Who::Admin);
 /// The export's owner (the administrator made it).
 const EXPORT_OWNER: (&[Who], Who) = (&[Who::Plain, Who::Viewer], Who::Admin);
+/// MANAGE_TASKS.
+const MANAGE: (&[Who], Who) = (&[Who::Plain, Who::Viewer, Who::Creator], Who::Admin);
 
 fn case(
     method: &'static str,
@@ -163,6 +165,14 @@ fn rest_cases() -> Vec<Case> {
             EXPORT,
         ),
         case("GET", "/api/exports/{export_id}", json!(null), EXPORT_OWNER),
+        case("GET", "/api/settings/retention", json!(null), VIEW),
+        case(
+            "PUT",
+            "/api/settings/retention",
+            json!({ "finished_minutes": 20, "unsuccessful_minutes": 60, "interval_seconds": 600 }),
+            MANAGE,
+        ),
+        case("DELETE", "/api/settings/retention", json!(null), MANAGE),
     ]
 }
 

@@ -130,6 +130,13 @@ async fn server_functions_enforce_the_same_permissions_as_the_rest_routes(pool: 
         ),
         ("revoke_token", json!({ "token_id": id(&token) }), false),
         ("list_audit", json!({ "before": null }), false),
+        ("retention_settings", json!({}), true),
+        (
+            "set_retention_settings",
+            json!({ "finished_minutes": 15, "unsuccessful_minutes": 90, "interval_seconds": 900 }),
+            false,
+        ),
+        ("reset_retention_settings", json!({}), false),
     ];
     for (endpoint, body, viewer_may) in &cases {
         let (code, _) = nobody.call(endpoint, body).await;
