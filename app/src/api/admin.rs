@@ -139,3 +139,21 @@ pub async fn reset_retention_settings() -> Result<crate::domain::Retention, AppE
     let origin = super::context::request()?.origin;
     Ok(engine.reset_retention(&caller, &origin).await?)
 }
+
+/// Give a role made here new permissions (`MANAGE_USERS`).
+#[server(prefix = "/sfn", endpoint = "change_role", input = Json)]
+pub async fn change_role(name: String, action_groups: Vec<ActionGroup>) -> Result<Role, AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let origin = super::context::request()?.origin;
+    Ok(engine
+        .change_role(&caller, &origin, &name, action_groups)
+        .await?)
+}
+
+/// Delete a role made here that nobody holds (`MANAGE_USERS`).
+#[server(prefix = "/sfn", endpoint = "delete_role", input = Json)]
+pub async fn delete_role(name: String) -> Result<(), AppError> {
+    let (engine, caller) = super::context::caller()?;
+    let origin = super::context::request()?.origin;
+    Ok(engine.delete_role(&caller, &origin, &name).await?)
+}

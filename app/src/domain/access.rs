@@ -139,6 +139,12 @@ pub struct NewRole {
     pub action_groups: Vec<ActionGroup>,
 }
 
+/// `PUT /api/roles/{role_name}`: the role's whole new set of permissions.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub struct RolePermissions {
+    pub action_groups: Vec<ActionGroup>,
+}
+
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 pub struct NewApiToken {
     /// 1 to 200 characters after trimming; no NUL.

@@ -39,6 +39,23 @@ fn user((id, username, disabled, created_at, roles): UserRow) -> User {
     }
 }
 
+/// A role's permissions, written; their names, for the audit log.
+async fn write_role_groups(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    role_name: &str,
+    groups: &[ActionGroup],
+) -> Result<Vec<&'static str>> {
+    let names: Vec<&'static str> = groups.iter().map(|g| g.as_str()).collect();
+    sqlx::query(
+        "insert into role_action_group (role_name, action_group) select $1, unnest($2::text[])",
+    )
+    .bind(role_name)
+    .bind(&names)
+    .execute(&mut **tx)
+    .await?;
+    Ok(names)
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation)
@@ -330,14 +347,7 @@ impl Engine {
                 e.into()
             });
         }
-        let names: Vec<&str> = groups.iter().map(|g| g.as_str()).collect();
-        sqlx::query(
-            "insert into role_action_group (role_name, action_group) select $1, unnest($2::text[])",
-        )
-        .bind(&input.name)
-        .bind(&names)
-        .execute(&mut *tx)
-        .await?;
+        let names = write_role_groups(&mut tx, &input.name, &groups).await?;
         audit::write(
             &mut *tx,
             origin,
@@ -599,5 +609,136 @@ impl Engine {
                 },
             )
             .collect())
+    }
+}
+
+/// Changing and deleting roles: only those an administrator made; the shipped ones are fixed.
+impl Engine {
+    /// Give a role made here a new set of permissions (`MANAGE_USERS`). Its holders have them at once.
+    pub async fn change_role(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        role_name: &str,
+        action_groups: Vec<ActionGroup>,
+    ) -> Result<Role> {
+        caller.require(ActionGroup::ManageUsers)?;
+        let mut groups = action_groups;
+        groups.sort();
+        groups.dedup();
+        let mut tx = self.pool.begin().await?;
+        self.custom_role_for_update(&mut tx, role_name, "changed")
+            .await?;
+        sqlx::query("delete from role_action_group where role_name = $1")
+            .bind(role_name)
+            .execute(&mut *tx)
+            .await?;
+        let names = write_role_groups(&mut tx, role_name, &groups).await?;
+        audit::write(
+            &mut *tx,
+            origin,
+            Record {
+                actor: Some(caller),
+                action: "role_changed",
+                target: Some(role_name.to_owned()),
+                success: true,
+                detail: Some(names.join(",")),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        // Tokens checked within the last moments carry the old permissions: forget them.
+        self.auth_cache.clear();
+        Ok(Role {
+            name: role_name.to_owned(),
+            action_groups: groups,
+            builtin: false,
+        })
+    }
+
+    /// Delete a role made here that nobody holds (`MANAGE_USERS`).
+    pub async fn delete_role(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        role_name: &str,
+    ) -> Result<()> {
+        caller.require(ActionGroup::ManageUsers)?;
+        let mut tx = self.pool.begin().await?;
+        self.custom_role_for_update(&mut tx, role_name, "deleted")
+            .await?;
+        let holders: Vec<String> = sqlx::query_scalar(
+            "select u.username from user_role ur join app_user u on u.id = ur.user_id
+              where ur.role_name = $1 order by u.username",
+        )
+        .bind(role_name)
+        .fetch_all(&mut *tx)
+        .await?;
+        if !holders.is_empty() {
+            let shown = holders
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            let more = if holders.len() > 5 {
+                format!(" and {} more", holders.len() - 5)
+            } else {
+                String::new()
+            };
+            return Err(ServiceError::conflict(format!(
+                "role {role_name} is given to {} ({shown}{more}); take it from them first",
+                if holders.len() == 1 {
+                    "1 user".to_owned()
+                } else {
+                    format!("{} users", holders.len())
+                }
+            )));
+        }
+        sqlx::query("delete from role where name = $1")
+            .bind(role_name)
+            .execute(&mut *tx)
+            .await?;
+        audit::write(
+            &mut *tx,
+            origin,
+            Record {
+                actor: Some(caller),
+                action: "role_deleted",
+                target: Some(role_name.to_owned()),
+                success: true,
+                detail: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Lock a role made here against concurrent changes; 404 when there is none, 409 when shipped.
+    async fn custom_role_for_update(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        role_name: &str,
+        what: &str,
+    ) -> Result<()> {
+        let not_found =
+            || ServiceError::NotFound(format!("role {} not found", role_name.escape_debug()));
+        if role_name.contains('\0') {
+            // No role can have such a name (nor can the store hold it).
+            return Err(not_found());
+        }
+        let builtin: Option<bool> =
+            sqlx::query_scalar("select builtin from role where name = $1 for update")
+                .bind(role_name)
+                .fetch_optional(&mut **tx)
+                .await?;
+        match builtin {
+            None => Err(not_found()),
+            Some(true) => Err(ServiceError::conflict(format!(
+                "role {role_name} is shipped with Stepwise and cannot be {what}; make a role of your own"
+            ))),
+            Some(false) => Ok(()),
+        }
     }
 }

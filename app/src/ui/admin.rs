@@ -6,8 +6,8 @@ use uuid::Uuid;
 use super::format;
 use super::{ErrorNote, Note};
 use crate::api::{
-    create_role, create_token, create_user, list_audit, list_roles, list_tokens, list_users,
-    reset_password, revoke_token, set_user_disabled, set_user_role,
+    change_role, create_role, create_token, create_user, delete_role, list_audit, list_roles,
+    list_tokens, list_users, reset_password, revoke_token, set_user_disabled, set_user_role,
 };
 use crate::domain::{ActionGroup, Role, User};
 
@@ -205,13 +205,9 @@ pub fn RolesPage() -> impl IntoView {
             {move || roles.get().map(|r| match r {
                 Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 Ok(list) => view! {
-                    <table class="card table">
-                        <thead><tr><th>"Role"</th><th>"Permissions"</th><th>"Shipped"</th></tr></thead>
-                        <tbody>{list.into_iter().map(|r: Role| view! {
-                            <tr><td>{r.name.clone()}</td>
-                                <td>{r.action_groups.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(", ")}</td>
-                                <td>{if r.builtin { "Yes" } else { "No" }}</td></tr>
-                        }).collect_view()}</tbody>
+                    <table class="card table roles-table">
+                        <thead><tr><th>"Role"</th><th>"Permissions"</th><th>"Shipped"</th><th></th></tr></thead>
+                        <tbody>{list.into_iter().map(|r: Role| view! { <RoleRow role=r status reload/> }).collect_view()}</tbody>
                     </table>
                 }.into_any(),
             })}
@@ -310,5 +306,120 @@ pub fn AuditPage() -> impl IntoView {
                 }.into_any(),
             })}
         </Suspense>
+    }
+}
+
+/// A role: its permissions, and for a role made here, changing them or deleting it.
+#[component]
+fn RoleRow(
+    role: Role,
+    status: RwSignal<Option<Result<String, String>>>,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
+    let name = role.name.clone();
+    let shown = role
+        .action_groups
+        .iter()
+        .map(|g| g.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let editing = RwSignal::new(false);
+    let confirming = RwSignal::new(false);
+    let chosen = RwSignal::new(role.action_groups.clone());
+    let original = role.action_groups.clone();
+    let save = {
+        let name = name.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let name = name.clone();
+            leptos::task::spawn_local(async move {
+                match change_role(name, chosen.get_untracked()).await {
+                    Ok(_) => {
+                        status.set(Some(Ok("Permissions changed.".to_owned())));
+                        editing.set(false);
+                        reload.update(|n| *n += 1);
+                    }
+                    Err(e) => status.set(Some(Err(e.to_string()))),
+                }
+            });
+        }
+    };
+    let remove = {
+        let name = name.clone();
+        move |_| {
+            confirming.set(false);
+            report(status, reload, "Role deleted.", delete_role(name.clone()));
+        }
+    };
+    let form_label = format!("Permissions of {name}");
+    // Keyboard users land on what the button they pressed opened.
+    let first_box = NodeRef::<leptos::html::Input>::new();
+    let confirm_button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move || {
+        if let Some(input) = first_box.get() {
+            let _ = input.focus();
+        }
+    });
+    Effect::new(move || {
+        if let Some(button) = confirm_button.get() {
+            let _ = button.focus();
+        }
+    });
+    let actions = if role.builtin {
+        view! { <span class="muted">"Shipped; cannot be changed"</span> }.into_any()
+    } else {
+        let (delete_label, edit_label) = (
+            format!("Delete role {name}"),
+            format!("Change the permissions of {name}"),
+        );
+        view! {
+            <div class="row-actions">
+                <Show when=move || confirming.get() fallback=move || {
+                    let edit_label = edit_label.clone();
+                    view! {
+                        <Show when=move || !editing.get()>
+                            <button type="button" aria-label=edit_label.clone()
+                                on:click=move |_| editing.set(true)>"Change permissions…"</button>
+                        </Show>
+                        <button type="button" on:click=move |_| { editing.set(false); confirming.set(true); }>"Delete…"</button>
+                    }
+                }>
+                    <button type="button" class="danger" node_ref=confirm_button on:click=remove.clone()>{delete_label.clone()}</button>
+                    <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                </Show>
+            </div>
+        }
+        .into_any()
+    };
+    view! {
+        <tr data-testid="role-row" data-role=name.clone()>
+            <td>{name.clone()}</td>
+            <td>
+                <Show when=move || editing.get() fallback={
+                    let shown = shown.clone();
+                    move || shown.clone()
+                }>
+                    <form class="inline-form" on:submit=save.clone() aria-label=form_label.clone()>
+                        {ActionGroup::ALL.into_iter().enumerate().map(|(i, g)| {
+                            let node = if i == 0 { first_box } else { NodeRef::new() };
+                            view! {
+                                <label class="check"><input type="checkbox" node_ref=node prop:checked=move || chosen.get().contains(&g)
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        chosen.update(|c| { c.retain(|x| *x != g); if on { c.push(g); } });
+                                    }/>" "{g.as_str()}</label>
+                            }
+                        }).collect_view()}
+                        <button type="submit" class="primary">"Save"</button>
+                        <button type="button" on:click={
+                            let original = original.clone();
+                            move |_| { chosen.set(original.clone()); editing.set(false); }
+                        }>"Cancel"</button>
+                    </form>
+                </Show>
+            </td>
+            <td>{if role.builtin { "Yes" } else { "No" }}</td>
+            <td>{actions}</td>
+        </tr>
     }
 }

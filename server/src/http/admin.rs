@@ -1,6 +1,8 @@
 //! Administration routes: users, roles, role assignment, API tokens, audit log (MANAGE_USERS).
 
-use app::domain::{ApiToken, AuditEntry, NewApiToken, NewPassword, NewRole, NewUser, Role, User};
+use app::domain::{
+    ApiToken, AuditEntry, NewApiToken, NewPassword, NewRole, NewUser, Role, RolePermissions, User,
+};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -224,4 +226,41 @@ pub async fn list_audit(
             .list_audit(&caller, query.before, query.limit)
             .await?,
     }))
+}
+
+#[utoipa::path(put, path = "/api/roles/{role_name}", tag = "admin", request_body = RolePermissions,
+    params(("role_name" = String, Path)),
+    responses((status = 200, description = "Its holders have the new permissions at once", body = Role),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, description = "A role shipped with Stepwise", body = Problem)))]
+pub async fn change_role(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ClientOrigin(origin): ClientOrigin,
+    ApiPath(role_name): ApiPath<String>,
+    body: ApiJson<RolePermissions>,
+) -> Result<Json<Role>, ApiError> {
+    Ok(Json(
+        state
+            .engine
+            .change_role(&caller, &origin, &role_name, body.value.action_groups)
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/roles/{role_name}", tag = "admin", params(("role_name" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, description = "A role shipped with Stepwise, or one given to users", body = Problem)))]
+pub async fn delete_role(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ClientOrigin(origin): ClientOrigin,
+    ApiPath(role_name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .engine
+        .delete_role(&caller, &origin, &role_name)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

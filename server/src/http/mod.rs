@@ -77,6 +77,10 @@ pub fn api_router() -> Router<AppState> {
             put(admin::attach_role).delete(admin::detach_role),
         )
         .route("/roles", post(admin::create_role).get(admin::list_roles))
+        .route(
+            "/roles/{role_name}",
+            put(admin::change_role).delete(admin::delete_role),
+        )
         .route("/tokens", post(admin::create_token).get(admin::list_tokens))
         .route("/tokens/{token_id}", delete(admin::revoke_token))
         .route("/audit", get(admin::list_audit))

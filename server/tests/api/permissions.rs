@@ -43,6 +43,8 @@ struct Fixture {
     step: String,
     token_id: String,
     export_id: String,
+    /// A role made here that nobody holds.
+    role: String,
 }
 
 struct Case {
@@ -148,6 +150,13 @@ fn rest_cases() -> Vec<Case> {
         ),
         case("GET", "/api/roles", json!(null), USERS),
         case(
+            "PUT",
+            "/api/roles/{role_name}",
+            json!({ "action_groups": ["VIEW_TASKS"] }),
+            USERS,
+        ),
+        case("DELETE", "/api/roles/{role_name}", json!(null), USERS),
+        case(
             "POST",
             "/api/roles",
             json!({ "name": "Custom", "action_groups": ["VIEW_TASKS"] }),
@@ -197,7 +206,18 @@ async fn fixture(app: &TestApp, people: &People) -> Fixture {
     .execute(&app.pool)
     .await
     .unwrap();
+    let role = format!("Fixture-{}", uuid::Uuid::new_v4().simple());
+    expect_status(
+        app.post(
+            "/api/roles",
+            &json!({ "name": role, "action_groups": ["VIEW_TASKS"] }),
+        )
+        .await,
+        201,
+    )
+    .await;
     Fixture {
+        role,
         job: id(&job).to_owned(),
         step: id(&step).to_owned(),
         token_id: id(&token).to_owned(),
@@ -206,10 +226,16 @@ async fn fixture(app: &TestApp, people: &People) -> Fixture {
 }
 
 fn fill(path: &str, f: &Fixture, people: &People) -> String {
+    // A role of its own is changed or deleted; a shipped one is given and taken.
+    let role = if path.starts_with("/api/roles/") {
+        f.role.as_str()
+    } else {
+        "TaskViewer"
+    };
     path.replace("{job_id}", &f.job)
         .replace("{step_id}", &f.step)
         .replace("{user_id}", &people.target_id)
-        .replace("{role_name}", "TaskViewer")
+        .replace("{role_name}", role)
         .replace("{token_id}", &f.token_id)
         .replace("{export_id}", &f.export_id)
         .replace("{name}", "ExportJobs")
@@ -504,4 +530,124 @@ async fn a_role_given_or_a_user_disabled_takes_effect_on_the_very_next_request(p
         .await;
     expect_status(disabled, 200).await;
     expect_status(plugin.post("/api/jobs", &job).await, 401).await;
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_role_made_here_is_changed_for_its_holders_at_once_and_deleted_once_nobody_holds_it(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let send = |method: &str, path: &str, body: Option<Value>| {
+        let mut request = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .bearer_auth(&app.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+    expect_status(
+        app.post(
+            "/api/roles",
+            &json!({ "name": "Ops", "action_groups": ["VIEW_TASKS"] }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let (ops_id, ops_token) = app.user_with_roles("ops", &["Ops"]).await;
+    let ops = app.as_token(&ops_token);
+    expect_status(ops.get("/api/jobs").await, 200).await;
+    expect_status(
+        ops.post("/api/jobs", &json!({ "description": "d" })).await,
+        403,
+    )
+    .await;
+
+    let changed = expect_status(
+        send(
+            "PUT",
+            "/api/roles/Ops",
+            Some(json!({ "action_groups": ["INJECT_EXTERNAL_TASKS", "VIEW_TASKS", "VIEW_TASKS"] })),
+        )
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(
+        changed,
+        json!({ "name": "Ops", "builtin": false, "action_groups": ["INJECT_EXTERNAL_TASKS", "VIEW_TASKS"] })
+    );
+    // At once, not after the token cache's second.
+    expect_status(
+        ops.post("/api/jobs", &json!({ "description": "d" })).await,
+        201,
+    )
+    .await;
+
+    // Shipped roles are fixed; unknown ones are not found; bad permissions are named.
+    for (method, path, body, code) in [
+        (
+            "PUT",
+            "/api/roles/SuperUser",
+            Some(json!({ "action_groups": [] })),
+            409,
+        ),
+        ("DELETE", "/api/roles/TaskViewer", None, 409),
+        (
+            "PUT",
+            "/api/roles/Nope",
+            Some(json!({ "action_groups": [] })),
+            404,
+        ),
+        ("DELETE", "/api/roles/Nope", None, 404),
+    ] {
+        let answer = send(method, path, body).await.unwrap();
+        assert_eq!(answer.status().as_u16(), code, "{method} {path}");
+    }
+    expect_problem(
+        send(
+            "PUT",
+            "/api/roles/Ops",
+            Some(json!({ "action_groups": ["ROOT"] })),
+        )
+        .await
+        .unwrap(),
+        400,
+        "action_groups",
+    )
+    .await;
+
+    // Held: refused, naming who holds it; once taken away, deleted.
+    let held = expect_status(send("DELETE", "/api/roles/Ops", None).await.unwrap(), 409).await;
+    assert!(held["detail"].as_str().unwrap().contains("ops"), "{held}");
+    expect_status(
+        send("DELETE", &format!("/api/users/{ops_id}/roles/Ops"), None)
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    expect_status(send("DELETE", "/api/roles/Ops", None).await.unwrap(), 204).await;
+    let roles = expect_status(app.get("/api/roles").await, 200).await;
+    assert!(!roles["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["name"] == "Ops"));
+    expect_status(send("DELETE", "/api/roles/Ops", None).await.unwrap(), 404).await;
+    let audit = expect_status(app.get("/api/audit").await, 200).await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == "Ops")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"role_changed") && actions.contains(&"role_deleted"),
+        "{actions:?}"
+    );
 }

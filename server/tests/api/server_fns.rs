@@ -122,6 +122,12 @@ async fn server_functions_enforce_the_same_permissions_as_the_rest_routes(pool: 
             json!({ "name": "UiRole", "action_groups": ["VIEW_TASKS"] }),
             false,
         ),
+        (
+            "change_role",
+            json!({ "name": "UiRole", "action_groups": ["VIEW_TASKS", "MANAGE_TASKS"] }),
+            false,
+        ),
+        ("delete_role", json!({ "name": "UiRole" }), false),
         ("list_tokens", json!({}), false),
         (
             "create_token",
