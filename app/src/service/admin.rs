@@ -393,10 +393,13 @@ impl Engine {
                 .await?;
         let target =
             target.ok_or_else(|| ServiceError::NotFound(format!("user {user_id} not found")))?;
-        let role: Option<i32> = sqlx::query_scalar("select 1 from role where name = $1")
-            .bind(role_name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        // Held until commit: a concurrent deletion of the role waits for this, and then sees the
+        // new holder (or this waits for the deletion, and then finds no role).
+        let role: Option<i32> =
+            sqlx::query_scalar("select 1 from role where name = $1 for key share")
+                .bind(role_name)
+                .fetch_optional(&mut *tx)
+                .await?;
         if role.is_none() {
             return Err(ServiceError::NotFound(format!(
                 "role {role_name} not found"
@@ -667,32 +670,32 @@ impl Engine {
         let mut tx = self.pool.begin().await?;
         self.custom_role_for_update(&mut tx, role_name, "deleted")
             .await?;
-        let holders: Vec<String> = sqlx::query_scalar(
-            "select u.username from user_role ur join app_user u on u.id = ur.user_id
-              where ur.role_name = $1 order by u.username",
+        // The first five holders by name, and how many there are in all.
+        let holders: Vec<(String, i64)> = sqlx::query_as(
+            "select u.username, count(*) over () from user_role ur join app_user u on u.id = ur.user_id
+              where ur.role_name = $1 order by u.username limit 5",
         )
         .bind(role_name)
         .fetch_all(&mut *tx)
         .await?;
-        if !holders.is_empty() {
+        if let Some(&(_, count)) = holders.first() {
             let shown = holders
                 .iter()
-                .take(5)
-                .cloned()
+                .map(|(name, _)| name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let more = if holders.len() > 5 {
-                format!(" and {} more", holders.len() - 5)
+            let more = if count > 5 {
+                format!(" and {} more", count - 5)
             } else {
                 String::new()
             };
+            let users = if count == 1 {
+                "1 user".to_owned()
+            } else {
+                format!("{count} users")
+            };
             return Err(ServiceError::conflict(format!(
-                "role {role_name} is given to {} ({shown}{more}); take it from them first",
-                if holders.len() == 1 {
-                    "1 user".to_owned()
-                } else {
-                    format!("{} users", holders.len())
-                }
+                "role {role_name} is given to {users} ({shown}{more}); take it from them first"
             )));
         }
         sqlx::query("delete from role where name = $1")
