@@ -12,9 +12,10 @@ phase
 
 export STEPWISE_SITE_ROOT="${STEPWISE_SITE_ROOT:-$ROOT/dist}"
 bind="${STEPWISE_BIND:-127.0.0.1:3000}"
+scheme=http; [ -n "${STEPWISE_TLS_CERT:-}" ] && scheme=https
 cat <<MSG
 
-Starting Stepwise on http://$bind/ (Ctrl-C stops it).
+Starting Stepwise on $scheme://$bind/ (Ctrl-C stops it).
 Sign in as \`${STEPWISE_ADMIN_USER:-admin}\` with STEPWISE_ADMIN_PASSWORD if you set it; otherwise the
 first start prints a generated password below (once). Plug-ins get a token from POST /api/auth/token.
 

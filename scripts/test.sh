@@ -47,9 +47,17 @@ DATABASE_URL="$PG_BASE_URL/$db" STEPWISE_BIND="127.0.0.1:$port" STEPWISE_SITE_RO
   STEPWISE_ADMIN_PASSWORD="$STEPWISE_E2E_PASSWORD" RUST_LOG=warn \
   "$ROOT/target/release/stepwise" > "$LOCAL/e2e-server.log" 2>&1 &
 server_pid=$!
+# A second process on the same database serving HTTPS, for the SDK's test over TLS: its own
+# self-signed certificate, made afresh each run.
+tls_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$LOCAL/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+  -keyout "$LOCAL/tls/key.pem" -out "$LOCAL/tls/cert.pem" 2>/dev/null
+tls_pid=""
 cleanup() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
+  kill "$server_pid" $tls_pid 2>/dev/null || true
+  wait "$server_pid" $tls_pid 2>/dev/null || true
   psql -q "$PG_ADMIN_URL" -c "drop database if exists $db with (force)" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -58,10 +66,20 @@ for _ in $(seq 1 60); do
   kill -0 "$server_pid" 2>/dev/null || { cat "$LOCAL/e2e-server.log"; exit 1; }
   sleep 0.5
 done
+DATABASE_URL="$PG_BASE_URL/$db" STEPWISE_BIND="127.0.0.1:$tls_port" STEPWISE_SITE_ROOT="$ROOT/dist" \
+  STEPWISE_TLS_CERT="$LOCAL/tls/cert.pem" STEPWISE_TLS_KEY="$LOCAL/tls/key.pem" RUST_LOG=warn \
+  "$ROOT/target/release/stepwise" > "$LOCAL/e2e-tls-server.log" 2>&1 &
+tls_pid=$!
+for _ in $(seq 1 60); do
+  curl -fsS --cacert "$LOCAL/tls/cert.pem" "https://127.0.0.1:$tls_port/healthz" >/dev/null 2>&1 && break
+  kill -0 "$tls_pid" 2>/dev/null || { cat "$LOCAL/e2e-tls-server.log"; exit 1; }
+  sleep 0.5
+done
 phase "ovirt sdk"
-(cd end2end/ovirt-sdk && STEPWISE_URL="http://127.0.0.1:$port" "$LOCAL/venv/bin/pytest" -q -p no:cacheprovider)
+(cd end2end/ovirt-sdk && STEPWISE_URL="http://127.0.0.1:$port" STEPWISE_TLS_URL="https://127.0.0.1:$tls_port" \
+  STEPWISE_TLS_CA="$LOCAL/tls/cert.pem" "$LOCAL/venv/bin/pytest" -q -p no:cacheprovider)
 phase "playwright"
-(cd end2end && STEPWISE_URL="http://127.0.0.1:$port" npx playwright test)
+(cd end2end && STEPWISE_URL="http://127.0.0.1:$port" STEPWISE_TLS_URL="https://127.0.0.1:$tls_port" npx playwright test)
 phase "api fuzz"
 # Last: it signs in and writes at random as the administrator. Its cache stays in .local.
 mkdir -p "$LOCAL/api-fuzz"

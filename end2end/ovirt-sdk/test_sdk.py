@@ -1,5 +1,6 @@
 """Plug-in scenarios written for oVirt, unchanged, against Stepwise."""
 
+import os
 import time
 import uuid
 
@@ -7,7 +8,7 @@ import pytest
 import ovirtsdk4 as sdk
 import ovirtsdk4.types as types
 
-from conftest import connect, native_token, rest
+from conftest import PASSWORD, connect, native_token, rest
 
 
 def test_connect_and_test(connection):
@@ -228,3 +229,34 @@ def test_the_calls_of_the_ansible_ovirt_job_module(connection):
     assert sorted(s.description for s in listed) == ["first", "second"]
     owner = connection.follow_link(found.owner)
     assert owner.id == found.owner.id and owner.user_name == "admin@internal"
+
+
+TLS_URL = os.environ.get("STEPWISE_TLS_URL")
+TLS_CA = os.environ.get("STEPWISE_TLS_CA")
+
+
+@pytest.mark.skipif(not TLS_URL, reason="no HTTPS server given (scripts/test.sh starts one)")
+def test_over_https_with_the_engines_ca_file_as_plug_ins_reach_ovirt(connection):
+    """A second server process on the same database, started with --tls-cert and --tls-key."""
+    url = TLS_URL + "/ovirt-engine/api"
+    # A client that does not trust the certificate is stopped before it sends its password.
+    untrusting = sdk.Connection(url=url, username="admin@internal", password=PASSWORD)
+    with pytest.raises(sdk.Error, match="(?i)certificate"):
+        untrusting.test(raise_exception=True)
+    untrusting.close()
+
+    tls = sdk.Connection(url=url, username="admin@internal", password=PASSWORD, ca_file=TLS_CA)
+    try:
+        assert tls.test(raise_exception=True)
+        jobs = tls.system_service().jobs_service()
+        job = jobs.add(types.Job(description="over https"))
+        steps = jobs.job_service(job.id).steps_service()
+        step = steps.add(types.Step(description="copy", type=types.StepEnum.EXECUTING))
+        steps.step_service(step.id).end(succeeded=True)
+        jobs.job_service(job.id).end(succeeded=True)
+    finally:
+        tls.close()
+    # The plain server shares the database: the job is there, finished, with its step.
+    seen = connection.system_service().jobs_service().job_service(job.id)
+    assert seen.get().status == types.JobStatus.FINISHED
+    assert [s.status for s in seen.steps_service().list()] == [types.StepStatus.FINISHED]

@@ -83,6 +83,14 @@ pub struct Config {
     /// Most database connections this process opens.
     #[arg(long, env = "STEPWISE_DB_MAX_CONNECTIONS", default_value_t = 20)]
     pub db_max_connections: u32,
+
+    /// TLS certificate chain (PEM). With `--tls-key`, the server speaks HTTPS only (HTTP/2 or 1.1).
+    #[arg(long, env = "STEPWISE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The TLS certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "STEPWISE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -91,6 +99,27 @@ impl std::fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("site_root", &self.site_root)
             .field("admin_user", &self.admin_user)
+            .field("tls_cert", &self.tls_cert)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tls_certificate_is_taken_only_with_its_key_and_the_other_way_round() {
+        let refused =
+            Config::try_parse_from(["stepwise", "--tls-cert", "cert.pem"]).expect_err("refused");
+        assert!(refused.to_string().contains("--tls-key"), "{refused}");
+        let refused =
+            Config::try_parse_from(["stepwise", "--tls-key", "key.pem"]).expect_err("refused");
+        assert!(refused.to_string().contains("--tls-cert"), "{refused}");
+        let both =
+            Config::try_parse_from(["stepwise", "--tls-cert", "cert.pem", "--tls-key", "key.pem"])
+                .expect("taken");
+        assert_eq!(both.tls_cert, Some(PathBuf::from("cert.pem")));
+        assert_eq!(both.tls_key, Some(PathBuf::from("key.pem")));
     }
 }

@@ -19,8 +19,8 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
-    tracing::info!(address = %app.address(), "Stepwise is serving");
-    println!("Stepwise is serving at http://{}/", app.address());
+    tracing::info!(url = %app.url(), "Stepwise is serving");
+    println!("Stepwise is serving at {}", app.url());
     app.run_until_stopped(stepwise::startup::shutdown_signal())
         .await
 }

@@ -1,6 +1,7 @@
 //! Building the application: database, migrations, first administrator, router, listener.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use app::service::commands::CommandRunner;
 use app::service::users::{generate_password, AdminBootstrap};
 use app::service::Engine;
 use axum::Router;
+use axum_server::tls_rustls::RustlsConfig;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
@@ -29,6 +31,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     address: SocketAddr,
+    /// Set when the server speaks HTTPS (`--tls-cert`, `--tls-key`).
+    tls: Option<RustlsConfig>,
     /// Tells long-lived work (event streams, background loops) to stop.
     stop: watch::Sender<bool>,
 }
@@ -37,6 +41,11 @@ impl Application {
     /// Everything the `stepwise` binary does before serving.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let index = crate::site::check(&config.site_root)?;
+        // Read before anything is written, so a wrong path costs nothing.
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(load_tls(cert, key).await?),
+            _ => None,
+        };
         let pool = connect(&config.database_url, config.db_max_connections).await?;
         MIGRATOR
             .run(&pool)
@@ -58,25 +67,43 @@ impl Application {
             },
             export_dir: config.export_dir.clone(),
             command_workers: config.command_workers.max(1),
+            tls: tls.is_some(),
         };
         let (stop, stopped) = watch::channel(false);
         let router = app_router(engine, settings, stopped).await?;
         let router = crate::site::serve(router, &config.site_root, index);
-        Application::bind(config.bind, router, stop).await
+        Application::bind(config.bind, router, stop, tls).await
     }
 
     /// Serve an already migrated pool without a UI (the test harness).
     pub async fn for_tests(pool: PgPool, settings: Settings) -> anyhow::Result<Application> {
+        Application::for_tests_over(pool, settings, None).await
+    }
+
+    /// The same, over HTTPS when given a certificate and key (PEM files, read as `--tls-cert` and
+    /// `--tls-key` are).
+    pub async fn for_tests_over(
+        pool: PgPool,
+        mut settings: Settings,
+        tls: Option<(&Path, &Path)>,
+    ) -> anyhow::Result<Application> {
+        let tls = match tls {
+            Some((cert, key)) => Some(load_tls(cert, key).await?),
+            None => None,
+        };
+        settings.tls = tls.is_some();
         let engine = Engine::new(pool);
         let (stop, stopped) = watch::channel(false);
         let router = app_router(engine, settings, stopped).await?;
-        Application::bind("127.0.0.1:0".parse().expect("static address"), router, stop).await
+        let address = "127.0.0.1:0".parse().expect("static address");
+        Application::bind(address, router, stop, tls).await
     }
 
     async fn bind(
         address: SocketAddr,
         router: Router,
         stop: watch::Sender<bool>,
+        tls: Option<RustlsConfig>,
     ) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(address).await.with_context(|| {
             format!("cannot listen on {address} (is another server using it? set STEPWISE_BIND)")
@@ -87,11 +114,18 @@ impl Application {
             router,
             address,
             stop,
+            tls,
         })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Where the server answers: `http://` or `https://`, the address, `/`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/", self.address)
     }
 
     pub async fn run_until_stopped(
@@ -107,11 +141,51 @@ impl Application {
             // End event streams and background loops, so open connections can finish.
             let _ = stop.send(true);
         };
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
+        let Some(tls) = self.tls else {
+            return axum::serve(self.listener, service)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .context("the server stopped with an error");
+        };
+        // HTTPS: axum-server does the handshakes (each on its connection's task, with a time limit)
+        // and offers HTTP/2 and HTTP/1.1 by ALPN; stopping is as graceful as without TLS.
+        let handle = axum_server::Handle::new();
+        let signal = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            signal.graceful_shutdown(None);
+        });
+        axum_server::from_tcp_rustls(self.listener.into_std()?, tls)?
+            .handle(handle)
+            .serve(service)
             .await
             .context("the server stopped with an error")
     }
+}
+
+/// The certificate chain and private key for HTTPS, from PEM files; each failure names the file.
+pub async fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<RustlsConfig> {
+    let cert_pem = tokio::fs::read(cert)
+        .await
+        .with_context(|| format!("cannot read the TLS certificate {}", cert.display()))?;
+    let key_pem = tokio::fs::read(key)
+        .await
+        .with_context(|| format!("cannot read the TLS private key {}", key.display()))?;
+    if !String::from_utf8_lossy(&cert_pem).contains("-----BEGIN CERTIFICATE-----") {
+        anyhow::bail!(
+            "the TLS certificate {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            cert.display()
+        );
+    }
+    RustlsConfig::from_pem(cert_pem, key_pem)
+        .await
+        .with_context(|| {
+            format!(
+                "the TLS certificate {} and private key {} cannot be used together",
+                cert.display(),
+                key.display()
+            )
+        })
 }
 
 async fn app_router(

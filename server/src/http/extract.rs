@@ -241,10 +241,12 @@ pub fn check_same_origin(parts: &Parts) -> Result<(), ApiError> {
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
     {
+        // HTTP/2 carries the host in the request's authority, not in a `Host` header.
         let host = parts
             .headers
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
         let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
         if origin_host != host {

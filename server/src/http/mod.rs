@@ -46,6 +46,8 @@ pub struct Settings {
     pub pacing: crate::background::Pacing,
     pub export_dir: std::path::PathBuf,
     pub command_workers: usize,
+    /// The server itself speaks HTTPS: session cookies are `Secure`.
+    pub tls: bool,
 }
 
 impl Default for Settings {
@@ -57,6 +59,7 @@ impl Default for Settings {
             pacing: crate::background::Pacing::default(),
             export_dir: std::env::temp_dir().join("stepwise-exports"),
             command_workers: 2,
+            tls: false,
         }
     }
 }
@@ -133,11 +136,11 @@ async fn server_fn(State(state): State<AppState>, req: Request) -> Response {
         // An expired or revoked session is simply no session.
         caller = state.engine.authenticate_token(secret).await.ok();
     }
-    let secure = parts
-        .headers
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes() == b"https")
-        || parts.uri.scheme_str() == Some("https");
+    let secure = state.settings.tls
+        || parts
+            .headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes() == b"https");
     let context = RequestContext {
         engine: state.engine.clone(),
         caller,

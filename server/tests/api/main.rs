@@ -17,3 +17,4 @@ mod ovirt_users;
 mod permissions;
 mod server_fns;
 mod steps;
+mod tls;
