@@ -1,7 +1,7 @@
 //! Building the application: database, migrations, first administrator, router, listener.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +32,7 @@ pub struct Application {
     router: Router,
     address: SocketAddr,
     /// Set when the server speaks HTTPS (`--tls-cert`, `--tls-key`).
-    tls: Option<RustlsConfig>,
+    tls: Option<Tls>,
     /// Tells long-lived work (event streams, background loops) to stop.
     stop: watch::Sender<bool>,
 }
@@ -43,7 +43,7 @@ impl Application {
         let index = crate::site::check(&config.site_root)?;
         // Read before anything is written, so a wrong path costs nothing.
         let tls = match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => Some(load_tls(cert, key).await?),
+            (Some(cert), Some(key)) => Some(Tls::load(cert, key).await?),
             _ => None,
         };
         let pool = connect(&config.database_url, config.db_max_connections).await?;
@@ -88,7 +88,7 @@ impl Application {
         tls: Option<(&Path, &Path)>,
     ) -> anyhow::Result<Application> {
         let tls = match tls {
-            Some((cert, key)) => Some(load_tls(cert, key).await?),
+            Some((cert, key)) => Some(Tls::load(cert, key).await?),
             None => None,
         };
         settings.tls = tls.is_some();
@@ -103,7 +103,7 @@ impl Application {
         address: SocketAddr,
         router: Router,
         stop: watch::Sender<bool>,
-        tls: Option<RustlsConfig>,
+        tls: Option<Tls>,
     ) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(address).await.with_context(|| {
             format!("cannot listen on {address} (is another server using it? set STEPWISE_BIND)")
@@ -136,6 +136,7 @@ impl Application {
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         let stop = self.stop;
+        let stopped = stop.subscribe();
         let shutdown = async move {
             shutdown.await;
             // End event streams and background loops, so open connections can finish.
@@ -155,11 +156,63 @@ impl Application {
             shutdown.await;
             signal.graceful_shutdown(None);
         });
-        axum_server::from_tcp_rustls(self.listener.into_std()?, tls)?
+        #[cfg(unix)]
+        tls.reload_on_hangup(stopped)?;
+        #[cfg(not(unix))]
+        drop(stopped);
+        axum_server::from_tcp_rustls(self.listener.into_std()?, tls.config)?
             .handle(handle)
             .serve(service)
             .await
             .context("the server stopped with an error")
+    }
+}
+
+/// The certificate chain and private key the server speaks HTTPS with, and the files they came from.
+#[derive(Clone)]
+struct Tls {
+    config: RustlsConfig,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl Tls {
+    async fn load(cert: &Path, key: &Path) -> anyhow::Result<Tls> {
+        Ok(Tls {
+            config: load_tls(cert, key).await?,
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+        })
+    }
+
+    /// On SIGHUP, read both files again (a renewed certificate) and use them for new connections;
+    /// open connections carry on. A pair that cannot be used is logged and the one in use kept.
+    #[cfg(unix)]
+    fn reload_on_hangup(&self, mut stopped: watch::Receiver<bool>) -> anyhow::Result<()> {
+        use tokio::signal::unix::{signal, SignalKind};
+        // Registered before serving begins, so no hang-up is missed (or taken as the default: exit).
+        let mut hangups =
+            signal(SignalKind::hangup()).context("listening for SIGHUP (to reload TLS) failed")?;
+        let tls = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stopped.wait_for(|stop| *stop) => return,
+                    received = hangups.recv() => if received.is_none() { return },
+                }
+                match load_tls(&tls.cert, &tls.key).await {
+                    Ok(fresh) => {
+                        tls.config.reload_from_config(fresh.get_inner());
+                        tracing::info!(cert = %tls.cert.display(), "TLS certificate reloaded");
+                    }
+                    Err(e) => tracing::error!(
+                        error = format!("{e:#}"),
+                        "TLS certificate not reloaded; the one in use stays"
+                    ),
+                }
+            }
+        });
+        Ok(())
     }
 }
 

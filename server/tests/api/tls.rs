@@ -229,3 +229,56 @@ async fn a_certificate_or_key_that_cannot_serve_is_refused_naming_the_file() {
     );
     load_tls(&pem.cert, &pem.key).await.expect("the right pair");
 }
+
+/// Put this pair's PEM in `into`'s files, as a certificate renewal does.
+fn renew(into: &Pem, from: &Pem) {
+    std::fs::copy(&from.cert, &into.cert).unwrap();
+    std::fs::copy(&from.key, &into.key).unwrap();
+}
+
+fn hang_up() {
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Whether a client trusting only `pem` gets an answer on a new connection.
+async fn trusted_by(pem: &Pem, app: &TestApp) -> bool {
+    client_trusting(pem, false)
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_renewed_certificate_is_taken_on_sighup_and_a_broken_one_is_not(pool: PgPool) {
+    let pem = Pem::new();
+    let (app, _) = spawn_over_tls(pool, &pem).await;
+    let job = app.add_job("across the renewal").await;
+    let renewed = Pem::new();
+    assert!(!trusted_by(&renewed, &app).await);
+
+    renew(&pem, &renewed);
+    hang_up();
+    let mut taken = false;
+    for _ in 0..50 {
+        if trusted_by(&renewed, &app).await {
+            taken = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(taken, "the renewed certificate was not served after SIGHUP");
+    // The connection opened under the old certificate carries on (a new one could not: its client
+    // trusts only the old certificate).
+    assert_eq!(app.job(&job).await["description"], "across the renewal");
+
+    // A broken renewal is refused; the certificate in use stays.
+    std::fs::write(&pem.cert, "not a certificate").unwrap();
+    hang_up();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(trusted_by(&renewed, &app).await);
+}
