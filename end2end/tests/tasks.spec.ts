@@ -281,3 +281,40 @@ test('the first Tab offers "Skip to content", which takes the keyboard past the 
   expect(inHeader).toBe(false);
   expect(inMain).toBe(true);
 });
+
+/** What the browser does when the user moves to another tab (`hidden`) or back to this one. */
+async function setVisibility(page: import('@playwright/test').Page, hidden: boolean) {
+  await page.evaluate((hidden) => {
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (hidden ? 'hidden' : 'visible') });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}
+
+test('tabs in the background let go of their event streams, so an eighth tab still loads, and catch up when shown', async ({ page, request }) => {
+  // Over plain HTTP/1.1 Chromium keeps at most six connections to a host; every live tab's event
+  // stream holds one. The user opens tab after tab, leaving each for the next.
+  const admin = api(request, await token(request));
+  await signIn(page);
+  await expect(page.getByTestId('connection')).toHaveText('Live');
+  const tabs = [page];
+  for (let i = 1; i < 8; i++) {
+    await setVisibility(tabs[i - 1], true);
+    await expect(tabs[i - 1].getByTestId('connection')).toHaveText('Paused');
+    const tab = await page.context().newPage();
+    await tab.goto('/');
+    await expect(tab.getByTestId('connection')).toHaveText('Live');
+    tabs.push(tab);
+  }
+  const description = unique('Written while tab one was hidden');
+  await admin.post('/api/jobs', { description });
+  await expect(jobRow(tabs[7], description)).toBeVisible();
+
+  // Back to the first tab: it resumes from its last event and shows what it missed.
+  await setVisibility(tabs[7], true);
+  await setVisibility(page, false);
+  await expect(page.getByTestId('connection')).toHaveText('Live');
+  await expect(jobRow(page, description)).toBeVisible();
+  await expect(jobRow(page, description)).toContainText('Running');
+  for (const tab of tabs.slice(1)) await tab.close();
+});

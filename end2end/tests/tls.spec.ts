@@ -35,4 +35,22 @@ test.describe('over HTTPS', () => {
     await expect(page.getByTestId('job-status')).toContainText('Aborted');
     expect((await admin.get(`/api/jobs/${job.id}`)).status).toBe('aborted');
   });
+
+  test('eight tabs of the Tasks pane stay live together (HTTP/2 carries every event stream on one connection)', async ({ page, request }) => {
+    // Over plain HTTP/1.1 a browser opens at most six connections to a host, and each open tab's event
+    // stream keeps one: a seventh tab would wait. Over HTTPS they share one HTTP/2 connection.
+    const admin = api(request, await token(request));
+    await signIn(page);
+    const tabs = [page];
+    for (let i = 1; i < 8; i++) {
+      const tab = await page.context().newPage();
+      await tab.goto('/');
+      tabs.push(tab);
+    }
+    for (const tab of tabs) await expect(tab.getByTestId('connection')).toHaveText('Live');
+    const description = unique('Seen in every tab');
+    await admin.post('/api/jobs', { description });
+    for (const tab of tabs) await expect(jobRow(tab, description)).toBeVisible();
+    for (const tab of tabs.slice(1)) await tab.close();
+  });
 });

@@ -1,6 +1,7 @@
 //! The live event stream for the UI: an `EventSource` on `/api/events` (the session cookie
 //! authenticates it). The browser reconnects by itself and sends `Last-Event-ID`, so the journal
-//! replays exactly what was missed; `resync` asks the views to reload.
+//! replays exactly what was missed; `resync` asks the views to reload. A hidden tab closes its
+//! stream and resumes from its last event when shown again.
 
 use leptos::prelude::*;
 
@@ -13,6 +14,8 @@ pub enum Connection {
     Connecting,
     Live,
     Reconnecting,
+    /// The tab is hidden and holds no stream; it resumes when shown.
+    Paused,
 }
 
 /// What the live stream offers to views: the latest event, a resync counter, the connection state.
@@ -42,22 +45,27 @@ pub fn use_live() -> Live {
     expect_context::<Live>()
 }
 
+/// An open `EventSource` and the handlers it calls (dropped with it).
 #[cfg(feature = "csr")]
-fn connect(
+type Held = (web_sys::EventSource, Vec<Box<dyn std::any::Any>>);
+
+/// The app's one stream: where it has got to, the `EventSource` it holds (with the handlers the
+/// source calls), and whether the tab is hidden.
+#[cfg(feature = "csr")]
+struct Stream {
+    position: std::cell::Cell<Option<i64>>,
+    source: std::cell::RefCell<Option<Held>>,
+    /// Counts the sources opened, so a retry scheduled for one that was since replaced does nothing.
+    generation: std::cell::Cell<u64>,
+    /// The tab is hidden: no stream is held until it is shown again.
+    paused: std::cell::Cell<bool>,
     set_last: WriteSignal<Option<Event>>,
     set_resyncs: WriteSignal<u32>,
     set_connection: WriteSignal<Connection>,
-) {
-    let position = std::rc::Rc::new(std::cell::Cell::new(None::<i64>));
-    open_source(position, set_last, set_resyncs, set_connection);
 }
 
-/// Open an `EventSource`. The browser retries a dropped connection itself (sending `Last-Event-ID`);
-/// when it gives up (the server answered with an error, say while restarting), open a new one from
-/// the last position seen.
 #[cfg(feature = "csr")]
-fn open_source(
-    position: std::rc::Rc<std::cell::Cell<Option<i64>>>,
+fn connect(
     set_last: WriteSignal<Option<Event>>,
     set_resyncs: WriteSignal<u32>,
     set_connection: WriteSignal<Connection>,
@@ -65,7 +73,85 @@ fn open_source(
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
 
-    let url = match position.get() {
+    let stream = std::rc::Rc::new(Stream {
+        position: std::cell::Cell::new(None),
+        source: std::cell::RefCell::new(None),
+        generation: std::cell::Cell::new(0),
+        paused: std::cell::Cell::new(false),
+        set_last,
+        set_resyncs,
+        set_connection,
+    });
+    // A hidden tab lets go of its stream. Over plain HTTP/1.1 a browser keeps at most six
+    // connections to a host, and each open tab's stream holds one: without this a seventh tab
+    // would never load. Shown again, the tab resumes from its last event (the journal replays
+    // what it missed).
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        let on_visibility = {
+            let stream = stream.clone();
+            let document = document.clone();
+            Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+                if document.hidden() {
+                    pause(&stream);
+                } else {
+                    resume(&stream);
+                }
+            })
+        };
+        let _ = document.add_event_listener_with_callback(
+            "visibilitychange",
+            on_visibility.as_ref().unchecked_ref(),
+        );
+        on_visibility.forget();
+        if document.hidden() {
+            // Opened in the background: nothing is held until the tab is first shown.
+            pause(&stream);
+            return;
+        }
+    }
+    open_source(&stream);
+}
+
+#[cfg(feature = "csr")]
+fn pause(stream: &std::rc::Rc<Stream>) {
+    stream.paused.set(true);
+    if let Some((source, _handlers)) = stream.source.borrow_mut().take() {
+        source.close();
+    }
+    stream.set_connection.set(Connection::Paused);
+}
+
+#[cfg(feature = "csr")]
+fn resume(stream: &std::rc::Rc<Stream>) {
+    if !stream.paused.replace(false) {
+        return;
+    }
+    if stream.position.get().is_none() {
+        // No event seen yet, so no position to resume from: the views reload what they show.
+        stream.set_resyncs.update(|n| *n += 1);
+    }
+    open_source(stream);
+}
+
+/// Open an `EventSource`. The browser retries a dropped connection itself (sending `Last-Event-ID`);
+/// when it gives up (the server answered with an error, say while restarting), open a new one from
+/// the last position seen.
+#[cfg(feature = "csr")]
+fn open_source(stream: &std::rc::Rc<Stream>) {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+
+    if stream.paused.get() {
+        return;
+    }
+    let generation = stream.generation.get() + 1;
+    stream.generation.set(generation);
+    if let Some((old, _handlers)) = stream.source.borrow_mut().take() {
+        old.close();
+    }
+    let (set_last, set_resyncs, set_connection) =
+        (stream.set_last, stream.set_resyncs, stream.set_connection);
+    let url = match stream.position.get() {
         Some(seq) => format!("/api/events?last_event_id={seq}"),
         None => "/api/events".to_owned(),
     };
@@ -73,36 +159,46 @@ fn open_source(
         set_connection.set(Connection::Reconnecting);
         return;
     };
+    let mut handlers: Vec<Box<dyn std::any::Any>> = Vec::new();
+
     let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
         set_connection.set(Connection::Live);
     });
     source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    on_open.forget();
+    handlers.push(Box::new(on_open));
 
     let on_error = {
-        let position = position.clone();
+        let stream = std::rc::Rc::downgrade(stream);
         let source = source.clone();
         Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
             set_connection.set(Connection::Reconnecting);
             if source.ready_state() == web_sys::EventSource::CLOSED {
-                let position = position.clone();
+                let stream = stream.clone();
                 set_timeout(
-                    move || open_source(position, set_last, set_resyncs, set_connection),
+                    move || {
+                        if let Some(stream) = stream.upgrade() {
+                            if stream.generation.get() == generation {
+                                open_source(&stream);
+                            }
+                        }
+                    },
                     std::time::Duration::from_secs(2),
                 );
             }
         })
     };
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    on_error.forget();
+    handlers.push(Box::new(on_error));
 
     let on_event = {
-        let position = position.clone();
+        let stream = std::rc::Rc::downgrade(stream);
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
             set_connection.set(Connection::Live);
             if let Some(text) = e.data().as_string() {
                 if let Ok(event) = serde_json::from_str::<Event>(&text) {
-                    position.set(Some(event.seq));
+                    if let Some(stream) = stream.upgrade() {
+                        stream.position.set(Some(event.seq));
+                    }
                     set_last.set(Some(event));
                 }
             }
@@ -117,19 +213,21 @@ fn open_source(
     ] {
         let _ = source.add_event_listener_with_callback(kind, on_event.as_ref().unchecked_ref());
     }
-    on_event.forget();
+    handlers.push(Box::new(on_event));
 
     let on_resync = {
-        let position = position.clone();
+        let stream = std::rc::Rc::downgrade(stream);
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-            if let Ok(seq) = e.last_event_id().parse::<i64>() {
-                position.set(Some(seq));
+            if let (Ok(seq), Some(stream)) = (e.last_event_id().parse::<i64>(), stream.upgrade()) {
+                stream.position.set(Some(seq));
             }
             set_resyncs.update(|n| *n += 1);
         })
     };
     let _ = source.add_event_listener_with_callback("resync", on_resync.as_ref().unchecked_ref());
-    on_resync.forget();
+    handlers.push(Box::new(on_resync));
+
+    *stream.source.borrow_mut() = Some((source, handlers));
 }
 
 #[cfg(not(feature = "csr"))]
@@ -148,6 +246,7 @@ pub fn ConnectionBadge() -> impl IntoView {
         Connection::Connecting => "Connecting…",
         Connection::Live => "Live",
         Connection::Reconnecting => "Reconnecting…",
+        Connection::Paused => "Paused",
     };
     let class = move || match live.connection.get() {
         Connection::Live => "conn conn-live",
