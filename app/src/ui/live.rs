@@ -130,6 +130,7 @@ fn resume(stream: &std::rc::Rc<Stream>) {
         // No event seen yet, so no position to resume from: the views reload what they show.
         stream.set_resyncs.update(|n| *n += 1);
     }
+    stream.set_connection.set(Connection::Reconnecting);
     open_source(stream);
 }
 
