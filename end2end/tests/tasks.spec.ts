@@ -318,3 +318,95 @@ test('tabs in the background let go of their event streams, so an eighth tab sti
   await expect(jobRow(page, description)).toContainText('Running');
   for (const tab of tabs.slice(1)) await tab.close();
 });
+
+test('a live update leaves a job\'s detail as the person had it: scrolled, focused, the end dialog open', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const job = await admin.post('/api/jobs', { description: unique('Watched job') });
+  for (let batch = 0; batch < 4; batch++) {
+    await Promise.all(Array.from({ length: 25 }, (_, i) =>
+      admin.post(`/api/jobs/${job.id}/steps`, { description: `Part ${batch * 25 + i}`, type: 'executing' })));
+  }
+  await signIn(page);
+  await page.goto(`/jobs/${job.id}`);
+  await expect(page.getByTestId('step-row')).toHaveCount(100);
+  await expect(page.getByTestId('connection')).toHaveText('Live');
+
+  // Scrolled down the tree: a new step does not send the page back to the top (the whole page
+  // used to leave the document and come back on every update).
+  await page.evaluate(() => window.scrollTo(0, 1500));
+  await expect.poll(() => page.evaluate(() => window.scrollY)).toBe(1500);
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Late 1', type: 'executing' });
+  await expect(page.getByTestId('step-row')).toHaveCount(101);
+  expect(await page.evaluate(() => window.scrollY)).toBe(1500);
+
+  // On a step by keyboard: it keeps the focus through the redraw.
+  const step = (n: number) => page.getByTestId('step-row')
+    .filter({ has: page.locator('.desc', { hasText: new RegExp(`^Part ${n}$`) }) });
+  await step(40).click();
+  await page.keyboard.press('ArrowDown');
+  await expect(step(41)).toBeFocused();
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Late 2', type: 'executing' });
+  await expect(page.getByTestId('step-row')).toHaveCount(102);
+  await expect(step(41)).toBeFocused();
+  await page.keyboard.press('ArrowDown');
+  await expect(step(42)).toBeFocused();
+
+  // Half-way through ending the job: the dialog stays open with what was chosen.
+  await page.getByRole('button', { name: 'End job…' }).click();
+  await page.getByLabel('End as').selectOption('failed');
+  await page.getByLabel('Force').check();
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Late 3', type: 'executing' });
+  await expect(page.getByTestId('step-row')).toHaveCount(103);
+  await expect(page.getByRole('dialog')).toBeVisible();
+  await expect(page.getByLabel('End as')).toHaveValue('failed');
+  await expect(page.getByLabel('Force')).toBeChecked();
+  await page.getByRole('button', { name: 'Confirm end' }).click();
+  await expect(page.getByTestId('job-status')).toContainText('Failed');
+  // The outcome stays in words after the job's own change arrives.
+  await expect(page.getByRole('status').filter({ hasText: 'The job is now failed.' })).toBeVisible();
+  await page.waitForTimeout(500);
+  await expect(page.getByRole('status').filter({ hasText: 'The job is now failed.' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Change status…' })).toBeVisible();
+  expect((await admin.get(`/api/jobs/${job.id}`)).status).toBe('failed');
+});
+
+test('in the jobs list a row keeps the keyboard focus and its open tree through a live change, and only its own tree reloads', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  await signIn(page);
+  await expect(page.getByTestId('connection')).toHaveText('Live');
+  const [first, second] = [unique('Kept row'), unique('Other open row')];
+  const job = await admin.post('/api/jobs', { description: first });
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Copy', type: 'executing' });
+  const other = await admin.post('/api/jobs', { description: second });
+  await admin.post(`/api/jobs/${other.id}/steps`, { description: 'Wait', type: 'executing' });
+  const row = jobRow(page, first);
+  const otherRow = jobRow(page, second);
+  await expect(row).toBeVisible();
+  await otherRow.getByRole('button', { name: 'Expand' }).click();
+  await expect(otherRow.getByTestId('step-row')).toHaveCount(1);
+
+  // Expanding by keyboard keeps the focus on the row (it used to fall to the page).
+  await row.evaluate((e) => { (e as any).marked = true; });
+  await row.focus();
+  await page.keyboard.press('ArrowRight');
+  await expect(row.getByTestId('step-row')).toHaveCount(1);
+  await expect(row).toBeFocused();
+
+  // A step in one job reloads that job's tree alone.
+  let loads = 0;
+  page.on('request', (r) => { if (/\/sfn\/.*get_job/i.test(r.url())) loads++; });
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Verify', type: 'executing' });
+  await expect(row.getByTestId('step-row')).toHaveCount(2);
+  await page.waitForTimeout(500);
+  expect(loads).toBe(1);
+
+  // The job fails: the same row says so in place, focused and still open.
+  await admin.post(`/api/jobs/${job.id}/end`, { status: 'failed' }, 200);
+  await expect(row).toContainText('Failed');
+  await expect(row.getByTestId('step-row').first()).toContainText('Failed');
+  await expect(row).toBeFocused();
+  await expect(row).toHaveAttribute('aria-expanded', 'true');
+  expect(await row.evaluate((e) => (e as any).marked === true)).toBe(true);
+  await page.keyboard.press('ArrowLeft');
+  await expect(row).toHaveAttribute('aria-expanded', 'false');
+});

@@ -60,7 +60,7 @@ pub fn UsersPage() -> impl IntoView {
             <button type="submit" class="primary">"Add user"</button>
         </form>
         <Note status/>
-        <Suspense fallback=|| view! { <p aria-busy="true">"Loading users…"</p> }>
+        <Transition fallback=|| view! { <p aria-busy="true">"Loading users…"</p> }>
             {move || {
                 let role_names: Vec<String> = roles.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().map(|r| r.name).collect();
                 users.get().map(|r| match r {
@@ -75,7 +75,7 @@ pub fn UsersPage() -> impl IntoView {
                     }.into_any(),
                 })
             }}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -201,7 +201,7 @@ pub fn RolesPage() -> impl IntoView {
             <button type="submit" class="primary">"Create role"</button>
         </form>
         <Note status/>
-        <Suspense fallback=|| view! { <p aria-busy="true">"Loading roles…"</p> }>
+        <Transition fallback=|| view! { <p aria-busy="true">"Loading roles…"</p> }>
             {move || roles.get().map(|r| match r {
                 Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 Ok(list) => view! {
@@ -211,7 +211,7 @@ pub fn RolesPage() -> impl IntoView {
                     </table>
                 }.into_any(),
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -261,7 +261,7 @@ pub fn TokensPage() -> impl IntoView {
             </div>
         })}
         <Note status/>
-        <Suspense fallback=|| view! { <p aria-busy="true">"Loading tokens…"</p> }>
+        <Transition fallback=|| view! { <p aria-busy="true">"Loading tokens…"</p> }>
             {move || tokens.get().map(|r| match r {
                 Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 Ok(list) => view! {
@@ -281,7 +281,7 @@ pub fn TokensPage() -> impl IntoView {
                     </table>
                 }.into_any(),
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -290,7 +290,7 @@ pub fn AuditPage() -> impl IntoView {
     let entries = LocalResource::new(|| list_audit(None));
     view! {
         <h2>"Audit log"</h2>
-        <Suspense fallback=|| view! { <p aria-busy="true">"Loading the audit log…"</p> }>
+        <Transition fallback=|| view! { <p aria-busy="true">"Loading the audit log…"</p> }>
             {move || entries.get().map(|r| match r {
                 Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 Ok(list) => view! {
@@ -305,7 +305,7 @@ pub fn AuditPage() -> impl IntoView {
                     </table>
                 }.into_any(),
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

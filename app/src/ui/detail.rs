@@ -46,6 +46,7 @@ pub fn JobDetail() -> impl IntoView {
         }
     });
     let shown = RwSignal::new(None::<Job>);
+    let shown_id = Memo::new(move |_| shown.with(|j| j.as_ref().map(|j| j.id)));
     let error = RwSignal::new(None::<crate::api::AppError>);
     Effect::new(move |_| match job.get() {
         Some(Ok(j)) => {
@@ -58,41 +59,64 @@ pub fn JobDetail() -> impl IntoView {
     view! {
         <p><a href="/">"← All jobs"</a></p>
         {move || error.get().map(|e| view! { <ErrorNote error=e/> })}
-        {move || match (job_id(), shown.get()) {
+        // The view of a job is made once and follows its changes: redrawn whole on each one, it
+        // closed the "End job" dialog the person was filling in and took the keyboard focus away.
+        {move || match (job_id(), shown_id.get()) {
             (None, _) => view! { <p class="error" role="alert">"That is not a job id."</p> }.into_any(),
             (Some(_), None) => view! { <section class="card" aria-busy="true">"Loading the job…"</section> }.into_any(),
-            (Some(_), Some(j)) => view! { <JobView job=j/> }.into_any(),
+            (Some(_), Some(_)) => match shown.get_untracked() {
+                Some(first) => {
+                    let job = Memo::new(move |_| shown.get().unwrap_or_else(|| first.clone()));
+                    view! { <JobView job/> }.into_any()
+                }
+                None => ().into_any(),
+            },
         }}
     }
 }
 
+/// A job's facts, its actions, its step tree and its timeline, following the job as it changes.
+/// The facts and the actions stay in place; the tree and the timeline are drawn again from each
+/// fresh copy (the tree keeps what the person opened, see `TreeState`).
 #[component]
-fn JobView(job: Job) -> impl IntoView {
+fn JobView(job: Memo<Job>) -> impl IntoView {
     let me = use_me();
+    let (id, owner, owner_name, is_external, start, correlation_id) = job.with_untracked(|j| {
+        (
+            j.id,
+            j.owner,
+            j.owner_name.clone(),
+            j.is_external,
+            j.start_time,
+            j.correlation_id.clone(),
+        )
+    });
     let may_change = me.can(ActionGroup::ManageTasks)
-        || (me.can(ActionGroup::InjectExternalTasks) && me.id == job.owner);
-    let (icon, word, class) = format::status(job.status);
-    let steps = flatten(job.steps.clone().unwrap_or_default());
-    let id = job.id;
+        || (me.can(ActionGroup::InjectExternalTasks) && me.id == owner);
+    let status = Memo::new(move |_| job.with(|j| j.status));
+    let auto_cleared = Memo::new(move |_| job.with(|j| j.auto_cleared));
+    let end = Memo::new(move |_| job.with(|j| j.end_time));
+    let progress = Memo::new(move |_| job.with(|j| j.progress));
+    let look = move || format::status(status.get());
     view! {
         <section class="card job-facts" aria-labelledby="job-title">
-            <h2 id="job-title">{job.description.clone()}</h2>
+            <h2 id="job-title">{move || job.with(|j| j.description.clone())}</h2>
             <dl>
-                <dt>"Status"</dt><dd><span class=format!("status {class}") data-testid="job-status"><span aria-hidden="true">{icon}</span>" "{word}</span></dd>
-                <dt>"Kind"</dt><dd>{if job.is_external { "External (plug-in)" } else { "Internal (engine command)" }}</dd>
-                <dt>"Owner"</dt><dd>{job.owner_name.clone()}</dd>
-                <dt>"Started"</dt><dd>{format::time(job.start_time)}</dd>
-                <dt>"Ended"</dt><dd>{job.end_time.map(format::time).unwrap_or_else(|| "—".into())}</dd>
-                <dt>"Correlation id"</dt><dd>{job.correlation_id.clone().unwrap_or_else(|| "—".into())}</dd>
-                <dt>"Auto-cleared"</dt><dd>{if job.auto_cleared { "Yes" } else { "No" }}</dd>
+                <dt>"Status"</dt><dd><span class=move || format!("status {}", look().2) data-testid="job-status"><span aria-hidden="true">{move || look().0}</span>" "{move || look().1}</span></dd>
+                <dt>"Kind"</dt><dd>{if is_external { "External (plug-in)" } else { "Internal (engine command)" }}</dd>
+                <dt>"Owner"</dt><dd>{owner_name}</dd>
+                <dt>"Started"</dt><dd>{format::time(start)}</dd>
+                <dt>"Ended"</dt><dd>{move || end.get().map(format::time).unwrap_or_else(|| "—".into())}</dd>
+                <dt>"Correlation id"</dt><dd>{correlation_id.unwrap_or_else(|| "—".into())}</dd>
+                <dt>"Auto-cleared"</dt><dd>{move || if auto_cleared.get() { "Yes" } else { "No" }}</dd>
                 // Blank looked like a value missing; a dash as for the other facts not known yet.
-                <dt>"Progress"</dt><dd>{match job.progress {
-                    Some(_) => view! { <Progress value=job.progress/> }.into_any(),
+                <dt>"Progress"</dt><dd>{move || match progress.get() {
+                    Some(p) => view! { <Progress value=Some(p)/> }.into_any(),
                     None => view! { "—" }.into_any(),
                 }}</dd>
             </dl>
             <Show when=move || may_change>
-                <Actions job_id=id status=job.status auto_cleared=job.auto_cleared/>
+                <Actions job_id=id status=status.into() auto_cleared=auto_cleared.into()/>
             </Show>
         </section>
         <section class="detail-grid">
@@ -100,13 +124,16 @@ fn JobView(job: Job) -> impl IntoView {
                 <h3>"Steps"</h3>
                 <ul role="tree" aria-label="Steps" class="job-list">
                     <ul role="group" class="steps">
-                        <TopSteps nodes=job.steps.clone().unwrap_or_default() level=1/>
+                        {move || view! { <TopSteps nodes=job.with(|j| j.steps.clone().unwrap_or_default()) level=1/> }}
                     </ul>
                 </ul>
             </div>
             <div class="card">
                 <h3>"Timeline"</h3>
-                <Timeline job_start=job.start_time job_end=job.end_time steps/>
+                {move || {
+                    let (steps, job_end) = job.with(|j| (flatten(j.steps.clone().unwrap_or_default()), j.end_time));
+                    view! { <Timeline job_start=start job_end steps/> }
+                }}
             </div>
         </section>
     }
@@ -114,13 +141,13 @@ fn JobView(job: Job) -> impl IntoView {
 
 /// End (with status and force) and clear, with a confirmation that says what they do.
 #[component]
-fn Actions(job_id: Uuid, status: Status, auto_cleared: bool) -> impl IntoView {
+fn Actions(job_id: Uuid, status: Signal<Status>, auto_cleared: Signal<bool>) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let end_status = RwSignal::new(EndStatus::Finished);
     let force = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let message = RwSignal::new(None::<Result<String, String>>);
-    let running = !status.is_terminal();
+    let running = move || !status.get().is_terminal();
     let do_end = move |_| {
         busy.set(true);
         leptos::task::spawn_local(async move {
@@ -147,9 +174,9 @@ fn Actions(job_id: Uuid, status: Status, auto_cleared: bool) -> impl IntoView {
     view! {
         <div class="actions">
             <button type="button" class="primary" on:click=move |_| confirming.set(true)>
-                {if running { "End job…" } else { "Change status…" }}
+                {move || if running() { "End job…" } else { "Change status…" }}
             </button>
-            <button type="button" on:click=do_clear disabled=auto_cleared>"Clear"</button>
+            <button type="button" on:click=do_clear disabled=move || auto_cleared.get()>"Clear"</button>
             {move || message.get().map(|m| match m {
                 Ok(text) => view! { <span class="ok" role="status">{text}</span> }.into_any(),
                 Err(text) => view! { <span class="error" role="alert">{text}</span> }.into_any(),
@@ -174,7 +201,7 @@ fn Actions(job_id: Uuid, status: Status, auto_cleared: bool) -> impl IntoView {
                     " Force"
                 </label>
                 <p class="muted">
-                    {if running {
+                    {move || if running() {
                         "Steps still running take the job's status. With force they are aborted instead."
                     } else {
                         "The job has ended. Force overwrites its status (an administrator's correction); without force a different status is refused."

@@ -118,7 +118,9 @@ pub fn JobsPage() -> impl IntoView {
         let cursor = q.get("cursor");
         async move { list_jobs(filter, cursor, Some(PAGE_SIZE)).await }
     });
-    let jobs = RwSignal::new(Vec::<Job>::new());
+    // Each job in a signal of its own, its row keyed by id alone: a live change redraws the row in
+    // place, so it keeps the keyboard focus and its open tree.
+    let jobs = RwSignal::new(Vec::<ArcRwSignal<Job>>::new());
     let next_cursor = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<crate::api::AppError>);
     let loaded = RwSignal::new(false);
@@ -129,7 +131,7 @@ pub fn JobsPage() -> impl IntoView {
         if let Some(result) = page.get() {
             match result {
                 Ok(p) => {
-                    jobs.set(p.items);
+                    jobs.update(|list| merge(list, p.items));
                     next_cursor.set(p.next_cursor);
                     error.set(None);
                 }
@@ -149,21 +151,28 @@ pub fn JobsPage() -> impl IntoView {
                 let Ok(mut job) = serde_json::from_value::<Job>(event.data.clone()) else {
                     return;
                 };
-                jobs.update(|list| {
-                    if let Some(existing) = list.iter_mut().find(|j| j.id == job.id) {
-                        job.progress = if job.status == Status::Finished {
-                            Some(100)
-                        } else {
-                            existing.progress
-                        };
-                        *existing = job;
-                    } else if event.kind == "job.created" && first_page && matches(&filter, &job) {
-                        list.insert(0, job);
-                        list.truncate(PAGE_SIZE as usize);
-                    }
+                let shown = jobs.with_untracked(|list| {
+                    list.iter()
+                        .find(|j| j.with_untracked(|j| j.id == job.id))
+                        .cloned()
                 });
+                if let Some(row) = shown {
+                    job.progress = if job.status == Status::Finished {
+                        Some(100)
+                    } else {
+                        row.with_untracked(|j| j.progress)
+                    };
+                    row.set(job);
+                } else if event.kind == "job.created" && first_page && matches(&filter, &job) {
+                    jobs.update(|list| {
+                        list.insert(0, ArcRwSignal::new(job));
+                        list.truncate(PAGE_SIZE as usize);
+                    });
+                }
             }
-            "job.purged" => jobs.update(|list| list.retain(|j| j.id != event.job_id)),
+            "job.purged" => {
+                jobs.update(|list| list.retain(|j| j.with_untracked(|j| j.id != event.job_id)))
+            }
             _ => {
                 // A step changed: refresh that job's tree if it is open.
                 tree_refresh.update(|m| {
@@ -249,8 +258,8 @@ pub fn JobsPage() -> impl IntoView {
                     <Show when=move || !jobs.get().is_empty() fallback=move || view! {
                         <li class="placeholder">{move || if filter_now() == JobFilter::default() { "No jobs yet." } else { "No jobs match these filters." }}</li>
                     }>
-                        <For each=move || jobs.get() key=|j| (j.id, j.last_updated, j.status) let:job>
-                            <JobRow job tree_refresh/>
+                        <For each=move || jobs.get() key=|j| j.with_untracked(|j| j.id) let:job>
+                            <JobRow job=job.into() tree_refresh/>
                         </For>
                     </Show>
                 </Show>
@@ -282,10 +291,31 @@ pub fn JobsPage() -> impl IntoView {
     }
 }
 
+/// A newly loaded page's jobs, reusing the signal of each job already shown (its row stays as it is,
+/// redrawn in place where the job changed).
+fn merge(list: &mut Vec<ArcRwSignal<Job>>, items: Vec<Job>) {
+    let mut shown: std::collections::HashMap<Uuid, ArcRwSignal<Job>> = list
+        .drain(..)
+        .map(|j| (j.with_untracked(|j| j.id), j))
+        .collect();
+    list.extend(items.into_iter().map(|job| match shown.remove(&job.id) {
+        Some(row) => {
+            if row.with_untracked(|j| *j != job) {
+                row.set(job);
+            }
+            row
+        }
+        None => ArcRwSignal::new(job),
+    }));
+}
+
 /// One job: a tree item that expands into its steps.
 #[component]
-fn JobRow(job: Job, tree_refresh: RwSignal<std::collections::HashMap<Uuid, u32>>) -> impl IntoView {
-    let id = job.id;
+fn JobRow(
+    job: RwSignal<Job>,
+    tree_refresh: RwSignal<std::collections::HashMap<Uuid, u32>>,
+) -> impl IntoView {
+    let id = job.with_untracked(|j| j.id);
     let expanded = RwSignal::new(tree_refresh.get_untracked().contains_key(&id));
     let toggle = move || {
         let open = !expanded.get_untracked();
@@ -309,12 +339,16 @@ fn JobRow(job: Job, tree_refresh: RwSignal<std::collections::HashMap<Uuid, u32>>
         ev.prevent_default();
         ev.stop_propagation();
     };
-    let (icon, word, class) = format::status(job.status);
-    let end = job.end_time;
-    let start = job.start_time;
+    // What never changes is read once; the rest follows the job's signal.
+    let (owner, is_external, start) =
+        job.with_untracked(|j| (j.owner_name.clone(), j.is_external, j.start_time));
+    let status = move || format::status(job.with(|j| j.status));
+    let description = move || job.with(|j| j.description.clone());
+    let end = move || job.with(|j| j.end_time);
     let now = super::live::use_now();
-    let duration = move || format::duration(start, end.unwrap_or_else(|| now.get()));
-    let refresh = Signal::derive(move || tree_refresh.get().get(&id).copied().unwrap_or(0));
+    let duration = move || format::duration(start, end().unwrap_or_else(|| now.get()));
+    // Only this job's count: another open tree's change must not reload this one.
+    let refresh = Memo::new(move |_| tree_refresh.with(|m| m.get(&id).copied().unwrap_or(0)));
     view! {
         <li role="treeitem" prop:ariaLevel="1" aria-expanded=move || expanded.get().to_string()
             tabindex="0" class="job" data-testid="job-row" data-job-id=id.to_string() on:keydown=on_key>
@@ -324,19 +358,21 @@ fn JobRow(job: Job, tree_refresh: RwSignal<std::collections::HashMap<Uuid, u32>>
                     on:click=move |_| toggle()>
                     {move || if expanded.get() { "▾" } else { "▸" }}
                 </button>
-                <span class=format!("status {class}") title=word><span aria-hidden="true">{icon}</span>" "{word}</span>
-                <a class="desc" href=format!("/jobs/{id}") title=job.description.clone()>{job.description.clone()}</a>
-                <span class="owner" title=job.owner_name.clone()>{job.owner_name.clone()}</span>
-                <span class=if job.is_external { "badge ext" } else { "badge int" }>
-                    {if job.is_external { "External" } else { "Internal" }}
+                <span class=move || format!("status {}", status().2) title=move || status().1>
+                    <span aria-hidden="true">{move || status().0}</span>" "{move || status().1}
                 </span>
-                <span class="time">{format::time(job.start_time)}</span>
-                <span class="time">{end.map(format::time).unwrap_or_else(|| "—".into())}</span>
+                <a class="desc" href=format!("/jobs/{id}") title=description>{description}</a>
+                <span class="owner" title=owner.clone()>{owner.clone()}</span>
+                <span class=if is_external { "badge ext" } else { "badge int" }>
+                    {if is_external { "External" } else { "Internal" }}
+                </span>
+                <span class="time">{format::time(start)}</span>
+                <span class="time">{move || end().map(format::time).unwrap_or_else(|| "—".into())}</span>
                 <span class="time">{duration}</span>
-                <Progress value=job.progress/>
+                {move || view! { <Progress value=job.with(|j| j.progress)/> }}
             </div>
             <Show when=move || expanded.get()>
-                <StepTree job_id=id refresh level=2/>
+                <StepTree job_id=id refresh=refresh.into() level=2/>
             </Show>
         </li>
     }

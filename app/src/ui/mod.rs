@@ -28,9 +28,12 @@ pub fn use_me() -> Me {
 pub fn App() -> impl IntoView {
     let me = LocalResource::new(current_user);
     let (signed_in, set_signed_in) = signal(None::<Me>);
+    // No `Suspense` around the app: a resource read anywhere below one (a step tree, a job's
+    // detail) sends it back to its fallback while the resource loads, and every live update took
+    // the whole page out of the document and put it back — the page scrolled to the top and the
+    // keyboard focus was lost. Until the user is known, the match below shows the same placeholder.
     view! {
         <Router>
-            <Suspense fallback=|| view! { <div class="boot" aria-busy="true">"Loading Stepwise…"</div> }>
                 {move || {
                     let who = signed_in.get().or_else(|| me.get().and_then(|r| r.ok()).flatten());
                     match (who, me.get()) {
@@ -48,10 +51,9 @@ pub fn App() -> impl IntoView {
                             view! { <signin::SignIn on_signed_in=move |me| set_signed_in.set(Some(me))/> }
                                 .into_any()
                         }
-                        _ => view! { <div class="boot">"Loading Stepwise…"</div> }.into_any(),
+                        _ => view! { <div class="boot" aria-busy="true">"Loading Stepwise…"</div> }.into_any(),
                     }
                 }}
-            </Suspense>
         </Router>
     }
 }

@@ -19,6 +19,8 @@ pub struct TreeState {
     windows: StoredValue<std::collections::HashMap<Option<Uuid>, usize>>,
     /// Windows of the timeline shown.
     pub timeline_windows: RwSignal<usize>,
+    /// The step the keyboard is on: a redraw replaces its row, and the new row takes the focus back.
+    focused: StoredValue<Option<Uuid>>,
 }
 
 impl TreeState {
@@ -27,6 +29,7 @@ impl TreeState {
             expanded: StoredValue::new(Default::default()),
             windows: StoredValue::new(Default::default()),
             timeline_windows: RwSignal::new(1),
+            focused: StoredValue::new(None),
         }
     }
 
@@ -182,10 +185,30 @@ fn StepItem(node: StepNode, level: u32) -> impl IntoView {
     let start = step.start_time;
     let children = node.children;
     let now = super::live::use_now();
+    // A live update draws the tree again: the row the keyboard was on is replaced, and the focus
+    // would fall to the page. Its successor takes it back, unless the person has since put the
+    // focus somewhere else (a blur towards another element forgets the step).
+    let row = NodeRef::<leptos::html::Li>::new();
+    Effect::new(move |_| {
+        if state.focused.get_value() == Some(id) {
+            refocus(row);
+        }
+    });
+    let on_focus = move |_| state.focused.set_value(Some(id));
+    let on_blur = move |ev: leptos::ev::FocusEvent| {
+        if ev.related_target().is_some() {
+            state.focused.update_value(|f| {
+                if *f == Some(id) {
+                    *f = None;
+                }
+            });
+        }
+    };
     view! {
         <li role="treeitem" prop:ariaLevel=level.to_string()
             aria-expanded=move || has_children.then(|| expanded.get().to_string())
-            tabindex="-1" class="step" data-testid="step-row" on:keydown=on_key>
+            tabindex="-1" class="step" data-testid="step-row" node_ref=row
+            on:keydown=on_key on:focus=on_focus on:blur=on_blur>
             <div class="row" style=format!("--depth: {}", level - 1)>
                 {if has_children {
                     view! {
@@ -215,6 +238,22 @@ fn StepItem(node: StepNode, level: u32) -> impl IntoView {
         </li>
     }
     .into_any()
+}
+
+/// Focus `row` if the focus has fallen to the page (nothing else holds it).
+fn refocus(row: NodeRef<leptos::html::Li>) {
+    #[cfg(feature = "csr")]
+    if let Some(el) = row.get() {
+        let lost = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.active_element())
+            .is_none_or(|a| a.tag_name() == "BODY");
+        if lost {
+            let _ = el.focus();
+        }
+    }
+    #[cfg(not(feature = "csr"))]
+    let _ = row;
 }
 
 /// Move focus to the next or previous visible tree item.
