@@ -111,9 +111,15 @@ pub fn JobsPage() -> impl IntoView {
         }
     };
 
+    // A step's progress or end moves its job's progress, which the job's own events do not carry:
+    // while a running job on the page has such changes, the page is read again, at most once a
+    // second (the rows change in place).
+    let reread = RwSignal::new(0u32);
+    let reread_due = StoredValue::new(false);
     let page = LocalResource::new(move || {
         let q = query.get();
         let _ = live.resyncs.get();
+        let _ = reread.get();
         let filter = filter_from_query(&q);
         let cursor = q.get("cursor");
         async move { list_jobs(filter, cursor, Some(PAGE_SIZE)).await }
@@ -174,6 +180,21 @@ pub fn JobsPage() -> impl IntoView {
                 jobs.update(|list| list.retain(|j| j.with_untracked(|j| j.id != event.job_id)))
             }
             _ => {
+                let running_here = jobs.with_untracked(|list| {
+                    list.iter().any(|j| {
+                        j.with_untracked(|j| j.id == event.job_id && j.status == Status::Started)
+                    })
+                });
+                if running_here && !reread_due.get_value() {
+                    reread_due.set_value(true);
+                    set_timeout(
+                        move || {
+                            reread_due.try_update_value(|due| *due = false);
+                            reread.try_update(|n| *n += 1);
+                        },
+                        std::time::Duration::from_secs(1),
+                    );
+                }
                 // A step changed: refresh that job's tree if it is open.
                 tree_refresh.update(|m| {
                     if let Some(n) = m.get_mut(&event.job_id) {
