@@ -434,3 +434,55 @@ test("a running job's progress bar in the list moves as its steps report progres
   await admin.post(`/api/jobs/${job.id}/end`, { status: 'finished' }, 200);
   await expect(row.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '100');
 });
+
+test("a live update changes a job's step rows in place, so a click on its tree lands while steps keep coming", async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const job = await admin.post('/api/jobs', { description: unique('Busy job') });
+  for (let batch = 0; batch < 10; batch++) {
+    await Promise.all(Array.from({ length: 25 }, (_, i) =>
+      admin.post(`/api/jobs/${job.id}/steps`, { description: `Part ${batch * 25 + i}`, type: 'executing' })));
+  }
+  await signIn(page);
+  await page.goto(`/jobs/${job.id}`);
+  await expect(page.getByTestId('step-row')).toHaveCount(200);
+  await expect(page.getByTestId('connection')).toHaveText('Live');
+  const more = page.getByTestId('more-steps');
+  const mark = async () => {
+    for (const element of [page.getByTestId('step-row').first(), more.getByRole('button'), page.getByTestId('more-bars').getByRole('button')]) {
+      await element.evaluate((e) => { (e as any).marked = true; });
+    }
+  };
+  const marked = () => Promise.all([page.getByTestId('step-row').first(), more.getByRole('button'), page.getByTestId('more-bars').getByRole('button')]
+    .map((element) => element.evaluate((e) => (e as any).marked === true)));
+  await mark();
+  const first = (await admin.get(`/api/jobs/${job.id}/steps`)).items[0];
+  await admin.post(`/api/jobs/${job.id}/steps/${first.id}/progress`, { progress: 30 }, 200);
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Late', type: 'executing' });
+  await expect(more).toContainText('200 of 251 steps shown');
+  await expect(page.getByTestId('step-row').first().getByRole('progressbar')).toHaveAttribute('aria-valuenow', '30');
+  // The same elements, changed in place (each update used to draw the tree and its buttons anew).
+  expect(await marked()).toEqual([true, true, true]);
+
+  // A person's click — press, a moment, release — while a plug-in adds a step every 50 ms: a
+  // button drawn anew between the press and the release never got the click.
+  let writing = true;
+  const writer = (async () => {
+    for (let i = 0; writing && i < 200; i++) {
+      await admin.post(`/api/jobs/${job.id}/steps`, { description: `Later ${i}`, type: 'executing' });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  try {
+    await more.getByRole('button').scrollIntoViewIfNeeded();
+    await page.waitForTimeout(500);
+    const box = (await more.getByRole('button').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.waitForTimeout(300);
+    await page.mouse.up();
+    await expect.poll(() => page.getByTestId('step-row').count(), { timeout: 3000 }).toBeGreaterThan(250);
+  } finally {
+    writing = false;
+    await writer;
+  }
+});

@@ -98,6 +98,8 @@ fn JobView(job: Memo<Job>) -> impl IntoView {
     let end = Memo::new(move |_| job.with(|j| j.end_time));
     let progress = Memo::new(move |_| job.with(|j| j.progress));
     let look = move || format::status(status.get());
+    let tree = Memo::new(move |_| job.with(|j| j.steps.clone().unwrap_or_default()));
+    let flat = Memo::new(move |_| flatten(tree.get()));
     view! {
         <section class="card job-facts" aria-labelledby="job-title">
             <h2 id="job-title">{move || job.with(|j| j.description.clone())}</h2>
@@ -124,16 +126,13 @@ fn JobView(job: Memo<Job>) -> impl IntoView {
                 <h3>"Steps"</h3>
                 <ul role="tree" aria-label="Steps" class="job-list">
                     <ul role="group" class="steps">
-                        {move || view! { <TopSteps nodes=job.with(|j| j.steps.clone().unwrap_or_default()) level=1/> }}
+                        <TopSteps nodes=tree.into() level=1/>
                     </ul>
                 </ul>
             </div>
             <div class="card">
                 <h3>"Timeline"</h3>
-                {move || {
-                    let (steps, job_end) = job.with(|j| (flatten(j.steps.clone().unwrap_or_default()), j.end_time));
-                    view! { <Timeline job_start=start job_end steps/> }
-                }}
+                <Timeline job_start=start job_end=end.into() steps=flat.into()/>
             </div>
         </section>
     }
@@ -221,62 +220,66 @@ fn Actions(job_id: Uuid, status: Signal<Status>, auto_cleared: Signal<bool>) -> 
 #[component]
 fn Timeline(
     job_start: DateTime<Utc>,
-    job_end: Option<DateTime<Utc>>,
-    steps: Vec<Step>,
+    job_end: Signal<Option<DateTime<Utc>>>,
+    steps: Signal<Vec<Step>>,
 ) -> impl IntoView {
     let now = super::live::use_now();
-    let depth = depths(&steps);
-    let total = steps.len();
-    let all = StoredValue::new(steps.into_iter().zip(depth).collect::<Vec<_>>());
+    let total = Memo::new(move |_| steps.with(|s| s.len()));
     // As the tree: a window of bars at a time, each running bar a closure on the clock.
     let windows = use_context::<TreeState>()
         .unwrap_or_default()
         .timeline_windows;
-    let shown = move || (windows.get() * STEPS_PER_WINDOW).min(total);
-    let bars = move |w: usize| {
-        all.with_value(|all| {
-            all[w * STEPS_PER_WINDOW..((w + 1) * STEPS_PER_WINDOW).min(total)].to_vec()
+    let shown = move || (windows.get() * STEPS_PER_WINDOW).min(total.get());
+    // The bars are drawn again from each fresh copy of the job (they hold nothing a person works
+    // with); the "Show more" button below them stays in place.
+    let bars = move || {
+        let n = shown();
+        steps.with(|steps| {
+            steps
+                .iter()
+                .zip(depths(steps))
+                .take(n)
+                .map(|(step, level)| {
+                    let (_, word, class) = format::status(step.status);
+                    let start = step.start_time;
+                    let end = step.end_time;
+                    let style = move || {
+                        let (left, width) = bar(
+                            job_start,
+                            job_end.get().unwrap_or_else(|| now.get()),
+                            start,
+                            end.unwrap_or_else(|| now.get()),
+                        );
+                        format!("left: {left:.2}%; width: {width:.2}%")
+                    };
+                    view! {
+                        <li class="tl-row" data-testid="timeline-bar">
+                            <span class="tl-label" style=format!("padding-left: {}rem", level as f32 * 0.9)
+                                title=step.description.clone()>{step.description.clone()}</span>
+                            <span class="tl-track">
+                                <span class=format!("tl-bar {class}") style=style
+                                    title=move || format!("{word}: {}", format::duration(start, end.unwrap_or_else(|| now.get())))></span>
+                            </span>
+                        </li>
+                    }
+                })
+                .collect_view()
         })
-        .into_iter()
-        .map(move |(step, level)| {
-            let (_, word, class) = format::status(step.status);
-            let start = step.start_time;
-            let end = step.end_time;
-            let style = move || {
-                let (left, width) = bar(job_start, job_end.unwrap_or_else(|| now.get()), start, end.unwrap_or_else(|| now.get()));
-                format!("left: {left:.2}%; width: {width:.2}%")
-            };
-            view! {
-                <li class="tl-row" data-testid="timeline-bar">
-                    <span class="tl-label" style=format!("padding-left: {}rem", level as f32 * 0.9)
-                        title=step.description.clone()>{step.description.clone()}</span>
-                    <span class="tl-track">
-                        <span class=format!("tl-bar {class}") style=style
-                            title=move || format!("{word}: {}", format::duration(start, end.unwrap_or_else(|| now.get())))></span>
-                    </span>
-                </li>
-            }
-        })
-        .collect_view()
     };
     view! {
         <div class="timeline" role="img" aria-label="Timeline of the job's steps">
             <div class="tl-axis" aria-hidden="true">
                 <span>{format::time(job_start)}</span>
-                <span>{move || format::time(job_end.unwrap_or_else(|| now.get()))}</span>
+                <span>{move || format::time(job_end.get().unwrap_or_else(|| now.get()))}</span>
             </div>
-            <ul class="tl-rows">
-                <For each=move || 0..total.div_ceil(STEPS_PER_WINDOW).min(windows.get()) key=|w| *w let:w>
-                    {bars(w)}
-                </For>
-            </ul>
+            <ul class="tl-rows">{bars}</ul>
         </div>
-        <Show when=move || shown() < total>
+        <Show when=move || shown() < total.get()>
             <p class="more" data-testid="more-bars">
                 <button type="button" on:click=move |_| windows.update(|w| *w += 1)>
-                    {move || show_more(shown(), total)}
+                    {move || show_more(shown(), total.get())}
                 </button>
-                <span class="muted">{move || format!(" — {} steps on the timeline", of(shown(), total))}</span>
+                <span class="muted">{move || format!(" — {} steps on the timeline", of(shown(), total.get()))}</span>
             </p>
         </Show>
     }

@@ -7,7 +7,7 @@ use super::format;
 use super::jobs::Progress;
 use super::ErrorNote;
 use crate::api::get_job;
-use crate::domain::StepNode;
+use crate::domain::{Status, StepNode};
 
 /// What the person opened in a tree: which steps are expanded or collapsed by hand, and how many
 /// windows of each level (and of the timeline) are shown. A live update redraws the tree from a fresh
@@ -65,25 +65,30 @@ pub fn StepTree(job_id: Uuid, refresh: Signal<u32>, level: u32) -> impl IntoView
         Some(Err(e)) => error.set(Some(e)),
         None => {}
     });
+    let loaded = Memo::new(move |_| shown.with(|s| s.is_some()));
+    let nodes = Memo::new(move |_| shown.get().unwrap_or_default());
     view! {
         <ul role="group" class="steps">
             {move || error.get().map(|e| view! { <li><ErrorNote error=e/></li> })}
-            {move || match shown.get() {
-                None => view! { <li class="placeholder" aria-busy="true">"Loading steps…"</li> }.into_any(),
-                Some(nodes) => view! { <TopSteps nodes level/> }.into_any(),
-            }}
+            <Show when=move || loaded.get()
+                fallback=|| view! { <li class="placeholder" aria-busy="true">"Loading steps…"</li> }>
+                <TopSteps nodes=nodes.into() level/>
+            </Show>
         </ul>
     }
 }
 
-/// A job's top-level steps, already loaded (the job's detail has them with the job itself, and
-/// would otherwise fetch the whole tree twice more on every change).
+/// A job's top-level steps, following `nodes` as fresh copies of the job arrive (the job's detail
+/// has them with the job itself, and would otherwise fetch the whole tree twice more on every
+/// change).
 #[component]
-pub fn TopSteps(nodes: Vec<StepNode>, level: u32) -> impl IntoView {
-    if nodes.is_empty() {
-        view! { <li class="placeholder">"No steps yet."</li> }.into_any()
-    } else {
-        view! { <StepItems nodes level parent=None/> }.into_any()
+pub fn TopSteps(nodes: Signal<Vec<StepNode>>, level: u32) -> impl IntoView {
+    let empty = Memo::new(move |_| nodes.with(|n| n.is_empty()));
+    view! {
+        <Show when=move || !empty.get()
+            fallback=|| view! { <li class="placeholder">"No steps yet."</li> }>
+            <StepItems nodes level parent=None/>
+        </Show>
     }
 }
 
@@ -91,13 +96,15 @@ pub fn TopSteps(nodes: Vec<StepNode>, level: u32) -> impl IntoView {
 /// on one level, and all of them at once took the browser a minute and a half and 1.6 million nodes.
 pub const STEPS_PER_WINDOW: usize = 200;
 
-/// The steps of one level, the first [`STEPS_PER_WINDOW`] of them, then more on request. Shown
-/// windows stay as they are (expanded steps stay expanded) when another is added.
+/// The steps of one level, the first [`STEPS_PER_WINDOW`] of them, then more on request. Each row
+/// is keyed by its step and follows that step's node: a fresh copy of the job (a live update)
+/// changes the rows in place. Drawn again whole on every update, a busy job's rows and buttons were
+/// replaced several times a second — a click whose press and release fell on two different copies
+/// of a button did nothing.
 #[component]
-fn StepItems(nodes: Vec<StepNode>, level: u32, parent: Option<Uuid>) -> impl IntoView {
+fn StepItems(nodes: Signal<Vec<StepNode>>, level: u32, parent: Option<Uuid>) -> impl IntoView {
     let state = TreeState::here();
-    let total = nodes.len();
-    let nodes = StoredValue::new(nodes);
+    let total = Memo::new(move |_| nodes.with(|n| n.len()));
     let windows = RwSignal::new(
         state
             .windows
@@ -110,21 +117,41 @@ fn StepItems(nodes: Vec<StepNode>, level: u32, parent: Option<Uuid>) -> impl Int
             w.insert(parent, n);
         });
     };
-    let shown = move || (windows.get() * STEPS_PER_WINDOW).min(total);
+    let shown = move || (windows.get() * STEPS_PER_WINDOW).min(total.get());
+    // The shown steps' ids with their places. Steps are only ever added after their siblings, so a
+    // step keeps its place from one copy of the job to the next.
+    let rows = move || {
+        let n = shown();
+        nodes.with(|all| {
+            all[..n.min(all.len())]
+                .iter()
+                .enumerate()
+                .map(|(i, node)| (i, node.step.id))
+                .collect::<Vec<_>>()
+        })
+    };
     view! {
-        <For each=move || 0..total.div_ceil(STEPS_PER_WINDOW).min(windows.get()) key=|w| *w let:w>
-            {nodes.with_value(|all| {
-                all[w * STEPS_PER_WINDOW..((w + 1) * STEPS_PER_WINDOW).min(total)]
-                    .iter()
-                    .cloned()
-                    .map(|node| view! { <StepItem node level/> }.into_any())
-                    .collect_view()
-            })}
+        <For each=rows key=|(_, id)| *id let:((place, id))>
+            {
+                let first = nodes.with_untracked(|all| all.get(place).cloned());
+                let node = Memo::new(move |previous: Option<&Option<StepNode>>| {
+                    nodes
+                        .with(|all| {
+                            all.get(place)
+                                .filter(|n| n.step.id == id)
+                                .or_else(|| all.iter().find(|n| n.step.id == id))
+                                .cloned()
+                        })
+                        .or_else(|| previous.cloned().flatten())
+                        .or_else(|| first.clone())
+                });
+                view! { <StepItem node level/> }
+            }
         </For>
-        <Show when=move || shown() < total>
+        <Show when=move || shown() < total.get()>
             <li class="more" data-testid="more-steps">
-                <button type="button" on:click=more>{move || show_more(shown(), total)}</button>
-                <span class="muted">{move || format!(" — {} steps shown", of(shown(), total))}</span>
+                <button type="button" on:click=more>{move || show_more(shown(), total.get())}</button>
+                <span class="muted">{move || format!(" — {} steps shown", of(shown(), total.get()))}</span>
             </li>
         </Show>
     }
@@ -147,20 +174,35 @@ pub fn of(shown: usize, total: usize) -> String {
 /// opening a job with thousands of steps renders only what the person asked to see.
 const AUTO_EXPAND_CHILDREN: usize = 25;
 
-/// One step and, expanded, its sub-steps (rendered only while expanded).
+/// One step and, expanded, its sub-steps (rendered only while expanded), following the step's node.
 #[component]
-fn StepItem(node: StepNode, level: u32) -> impl IntoView {
+fn StepItem(node: Memo<Option<StepNode>>, level: u32) -> impl IntoView {
     let state = TreeState::here();
-    let id = node.step.id;
-    let has_children = !node.children.is_empty();
+    let (id, description, start, many) = node.with_untracked(|n| {
+        n.as_ref()
+            .map_or((Uuid::nil(), String::new(), None, false), |n| {
+                (
+                    n.step.id,
+                    n.step.description.clone(),
+                    Some(n.step.start_time),
+                    n.children.len() > AUTO_EXPAND_CHILDREN,
+                )
+            })
+    });
+    let start = start.unwrap_or_default();
+    let step = Memo::new(move |_| node.with(|n| n.as_ref().map(|n| n.step.clone())));
+    let children = Memo::new(move |_| {
+        node.with(|n| n.as_ref().map(|n| n.children.clone()).unwrap_or_default())
+    });
+    let has_children = Memo::new(move |_| children.with(|c| !c.is_empty()));
     let expanded = RwSignal::new(
         state
             .expanded
             .with_value(|e| e.get(&id).copied())
-            .unwrap_or(node.children.len() <= AUTO_EXPAND_CHILDREN),
+            .unwrap_or(!many),
     );
     let toggle = move || {
-        if has_children {
+        if has_children.get_untracked() {
             expanded.update(|e| *e = !*e);
             let now = expanded.get_untracked();
             state.expanded.update_value(|e| {
@@ -169,9 +211,10 @@ fn StepItem(node: StepNode, level: u32) -> impl IntoView {
         }
     };
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let parent = has_children.get_untracked();
         match ev.key().as_str() {
-            "ArrowRight" if has_children && !expanded.get_untracked() => toggle(),
-            "ArrowLeft" if expanded.get_untracked() && has_children => toggle(),
+            "ArrowRight" if parent && !expanded.get_untracked() => toggle(),
+            "ArrowLeft" if expanded.get_untracked() && parent => toggle(),
             "Enter" | " " => toggle(),
             "ArrowDown" | "ArrowUp" => focus_sibling(&ev, ev.key() == "ArrowDown"),
             _ => return,
@@ -179,11 +222,11 @@ fn StepItem(node: StepNode, level: u32) -> impl IntoView {
         ev.prevent_default();
         ev.stop_propagation();
     };
-    let step = node.step;
-    let (icon, word, class) = format::status(step.status);
-    let end = step.end_time;
-    let start = step.start_time;
-    let children = node.children;
+    let status =
+        move || format::status(step.with(|s| s.as_ref().map_or(Status::Unknown, |s| s.status)));
+    let end = move || step.with(|s| s.as_ref().and_then(|s| s.end_time));
+    let step_type = move || step.with(|s| s.as_ref().map_or("", |s| s.step_type.as_str()));
+    let progress = move || step.with(|s| s.as_ref().and_then(|s| s.progress));
     let now = super::live::use_now();
     // A live update draws the tree again: the row the keyboard was on is replaced, and the focus
     // would fall to the page. Its successor takes it back, unless the person has since put the
@@ -206,11 +249,11 @@ fn StepItem(node: StepNode, level: u32) -> impl IntoView {
     };
     view! {
         <li role="treeitem" prop:ariaLevel=level.to_string()
-            aria-expanded=move || has_children.then(|| expanded.get().to_string())
+            aria-expanded=move || has_children.get().then(|| expanded.get().to_string())
             tabindex="-1" class="step" data-testid="step-row" node_ref=row
             on:keydown=on_key on:focus=on_focus on:blur=on_blur>
             <div class="row" style=format!("--depth: {}", level - 1)>
-                {if has_children {
+                {move || if has_children.get() {
                     view! {
                         <button type="button" class="expander" tabindex="-1"
                             aria-label=move || if expanded.get() { "Collapse" } else { "Expand" }
@@ -221,18 +264,20 @@ fn StepItem(node: StepNode, level: u32) -> impl IntoView {
                 } else {
                     view! { <span class="expander" aria-hidden="true">"·"</span> }.into_any()
                 }}
-                <span class=format!("status {class}") title=word><span aria-hidden="true">{icon}</span>" "{word}</span>
-                <span class="desc" title=step.description.clone()>{step.description.clone()}</span>
-                <span class="type">{step.step_type.as_str()}</span>
+                <span class=move || format!("status {}", status().2) title=move || status().1>
+                    <span aria-hidden="true">{move || status().0}</span>" "{move || status().1}
+                </span>
+                <span class="desc" title=description.clone()>{description.clone()}</span>
+                <span class="type">{step_type}</span>
                 <span class="kind"></span>
                 <span class="time start">{format::time(start)}</span>
-                <span class="time end">{end.map(format::time).unwrap_or_else(|| "—".into())}</span>
-                <span class="time dur">{move || format::duration(start, end.unwrap_or_else(|| now.get()))}</span>
-                <Progress value=step.progress/>
+                <span class="time end">{move || end().map(format::time).unwrap_or_else(|| "—".into())}</span>
+                <span class="time dur">{move || format::duration(start, end().unwrap_or_else(|| now.get()))}</span>
+                {move || view! { <Progress value=progress()/> }}
             </div>
-            <Show when=move || has_children && expanded.get()>
+            <Show when=move || has_children.get() && expanded.get()>
                 <ul role="group" class="steps">
-                    <StepItems nodes=children.clone() level=level + 1 parent=Some(id)/>
+                    <StepItems nodes=children.into() level=level + 1 parent=Some(id)/>
                 </ul>
             </Show>
         </li>
