@@ -34,6 +34,14 @@ export function api(request: APIRequestContext, bearer: string) {
   };
 }
 
+/** `n` running steps "Part 0" … on one level of a job, sent 25 at a time. */
+export async function addParts(admin: ReturnType<typeof api>, jobId: string, n: number) {
+  for (let from = 0; from < n; from += 25) {
+    await Promise.all(Array.from({ length: Math.min(25, n - from) }, (_, i) =>
+      admin.post(`/api/jobs/${jobId}/steps`, { description: `Part ${from + i}`, type: 'executing' })));
+  }
+}
+
 export async function signIn(page: Page, user = ADMIN, password = PASSWORD) {
   await page.goto('/');
   await page.getByLabel('User name').fill(user);

@@ -1,5 +1,5 @@
 import { test, expect } from './fixtures';
-import { api, jobRow, signIn, token, unique } from './helpers';
+import { addParts, api, jobRow, signIn, token, unique } from './helpers';
 
 test('a job created over REST appears without reload, and its tree expands to a sub-step', async ({ page, request }) => {
   const admin = api(request, await token(request));
@@ -101,11 +101,7 @@ test('a TaskViewer sees jobs but no action buttons', async ({ page, request }) =
 test('a job with hundreds of steps on one level shows them 200 at a time, in the tree and on the timeline', async ({ page, request }) => {
   const admin = api(request, await token(request));
   const job = await admin.post('/api/jobs', { description: unique('Wide job') });
-  // 250 steps, sent 25 at a time.
-  for (let batch = 0; batch < 10; batch++) {
-    await Promise.all(Array.from({ length: 25 }, (_, i) =>
-      admin.post(`/api/jobs/${job.id}/steps`, { description: `Part ${batch * 25 + i}`, type: 'executing' })));
-  }
+  await addParts(admin, job.id, 250);
   await signIn(page);
   await page.goto(`/jobs/${job.id}`);
   await expect(page.getByTestId('step-row')).toHaveCount(200);
@@ -322,10 +318,7 @@ test('tabs in the background let go of their event streams, so an eighth tab sti
 test('a live update leaves a job\'s detail as the person had it: scrolled, focused, the end dialog open', async ({ page, request }) => {
   const admin = api(request, await token(request));
   const job = await admin.post('/api/jobs', { description: unique('Watched job') });
-  for (let batch = 0; batch < 4; batch++) {
-    await Promise.all(Array.from({ length: 25 }, (_, i) =>
-      admin.post(`/api/jobs/${job.id}/steps`, { description: `Part ${batch * 25 + i}`, type: 'executing' })));
-  }
+  await addParts(admin, job.id, 100);
   await signIn(page);
   await page.goto(`/jobs/${job.id}`);
   await expect(page.getByTestId('step-row')).toHaveCount(100);
@@ -438,10 +431,7 @@ test("a running job's progress bar in the list moves as its steps report progres
 test("a live update changes a job's step rows in place, so a click on its tree lands while steps keep coming", async ({ page, request }) => {
   const admin = api(request, await token(request));
   const job = await admin.post('/api/jobs', { description: unique('Busy job') });
-  for (let batch = 0; batch < 10; batch++) {
-    await Promise.all(Array.from({ length: 25 }, (_, i) =>
-      admin.post(`/api/jobs/${job.id}/steps`, { description: `Part ${batch * 25 + i}`, type: 'executing' })));
-  }
+  await addParts(admin, job.id, 250);
   await signIn(page);
   await page.goto(`/jobs/${job.id}`);
   await expect(page.getByTestId('step-row')).toHaveCount(200);
