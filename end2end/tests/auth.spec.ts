@@ -37,6 +37,32 @@ test('an administrator gives a user ExternalTasksCreator in the UI and its token
   void PASSWORD;
 });
 
+test('on the Users page the keyboard stays where it was after an action redraws the table', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const name = unique('keyboard').replace(' ', '-');
+  await admin.post('/api/users', { username: name, password: 'keyboard-password' });
+  await signIn(page);
+  await page.getByRole('link', { name: 'Users' }).click();
+  const row = page.locator(`[data-testid=user-row][data-username="${name}"]`);
+  const roleSelect = row.getByLabel(`Give ${name} a role`);
+  await roleSelect.focus();
+  await roleSelect.selectOption('TaskViewer');
+  await expect(row.getByRole('button', { name: `Take TaskViewer from ${name}` })).toBeVisible();
+  // The table was drawn again with the new role: the focus is back on the row's role list (it
+  // used to fall to the page, and the next Tab started again at "Skip to content").
+  await expect(roleSelect).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(row.getByRole('button', { name: 'Set password…' })).toBeFocused();
+  await page.keyboard.press('Tab');
+  await expect(row.getByRole('button', { name: 'Disable' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(row).toContainText('Disabled');
+  await expect(row.getByRole('button', { name: 'Enable' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(row).toContainText('Active');
+  await expect(row.getByRole('button', { name: 'Disable' })).toBeFocused();
+});
+
 test('an administrator sets a user\'s password from the Users page, by keyboard, and the user signs in with it', async ({ page, request }) => {
   const admin = api(request, await token(request));
   const name = unique('forgetful').replace(' ', '-');
