@@ -476,3 +476,22 @@ test("a live update changes a job's step rows in place, so a click on its tree l
     await writer;
   }
 });
+
+test('a job removed while its detail is open says so, keeps its last state and offers no actions', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const description = unique('Removed job');
+  const job = await admin.post('/api/jobs', { description });
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'One', type: 'executing' });
+  await admin.post(`/api/jobs/${job.id}/end`, { status: 'finished' }, 200);
+  await signIn(page);
+  await page.goto(`/jobs/${job.id}`);
+  await expect(page.getByTestId('step-row')).toHaveCount(1);
+  await expect(page.getByTestId('connection')).toHaveText('Live');
+  await expect(page.getByRole('button', { name: 'Change status…' })).toBeVisible();
+  await admin.post('/api/commands/CleanupJobs', { filter: { q: description } }, 202);
+  // It used to show "job … not found" above the job, its actions still offered.
+  await expect(page.getByTestId('job-removed')).toContainText('This job has been removed');
+  await expect(page.getByRole('button', { name: 'Change status…' })).toHaveCount(0);
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  await expect(page.getByTestId('step-row')).toHaveCount(1);
+});

@@ -46,12 +46,23 @@ pub fn JobDetail() -> impl IntoView {
         }
     });
     let shown = RwSignal::new(None::<Job>);
+    // The job was removed (cleared and purged, or cleaned up) while the page showed it: the page
+    // says so and keeps its last state, without the actions.
+    let removed = RwSignal::new(false);
     let shown_id = Memo::new(move |_| shown.with(|j| j.as_ref().map(|j| j.id)));
     let error = RwSignal::new(None::<crate::api::AppError>);
     Effect::new(move |_| match job.get() {
         Some(Ok(j)) => {
             shown.set(j);
             error.set(None);
+            removed.set(false);
+        }
+        Some(Err(crate::api::AppError::NotFound(_)))
+            if shown.with_untracked(|j| j.as_ref().map(|j| j.id))
+                == params
+                    .with_untracked(|p| p.get("id").and_then(|s| Uuid::parse_str(&s).ok())) =>
+        {
+            removed.set(true)
         }
         Some(Err(e)) => error.set(Some(e)),
         None => {}
@@ -59,6 +70,11 @@ pub fn JobDetail() -> impl IntoView {
     view! {
         <p><a href="/">"← All jobs"</a></p>
         {move || error.get().map(|e| view! { <ErrorNote error=e/> })}
+        {move || removed.get().then(|| view! {
+            <p class="error" role="status" data-testid="job-removed">
+                "This job has been removed. What follows is how it last stood."
+            </p>
+        })}
         // The view of a job is made once and follows its changes: redrawn whole on each one, it
         // closed the "End job" dialog the person was filling in and took the keyboard focus away.
         {move || match (job_id(), shown_id.get()) {
@@ -67,7 +83,7 @@ pub fn JobDetail() -> impl IntoView {
             (Some(_), Some(_)) => match shown.get_untracked() {
                 Some(first) => {
                     let job = Memo::new(move |_| shown.get().unwrap_or_else(|| first.clone()));
-                    view! { <JobView job/> }.into_any()
+                    view! { <JobView job removed=removed.into()/> }.into_any()
                 }
                 None => ().into_any(),
             },
@@ -79,7 +95,7 @@ pub fn JobDetail() -> impl IntoView {
 /// The facts and the actions stay in place; the tree and the timeline are drawn again from each
 /// fresh copy (the tree keeps what the person opened, see `TreeState`).
 #[component]
-fn JobView(job: Memo<Job>) -> impl IntoView {
+fn JobView(job: Memo<Job>, removed: Signal<bool>) -> impl IntoView {
     let me = use_me();
     let (id, owner, owner_name, is_external, start, correlation_id) = job.with_untracked(|j| {
         (
@@ -117,7 +133,7 @@ fn JobView(job: Memo<Job>) -> impl IntoView {
                     None => view! { "—" }.into_any(),
                 }}</dd>
             </dl>
-            <Show when=move || may_change>
+            <Show when=move || may_change && !removed.get()>
                 <Actions job_id=id status=status.into() auto_cleared=auto_cleared.into()/>
             </Show>
         </section>
