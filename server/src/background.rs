@@ -56,10 +56,12 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut beat = tokio::time::interval(pacing.heartbeat);
         let mut sweep = tokio::time::interval(pacing.sweep);
-        // Not at start-up; after a change of the settings through this process, the new interval
-        // counts from the change (other processes take it up after their current wait).
+        // Not at start-up. After a change of the settings, the new interval counts from the change:
+        // at once when it came through this process, else at this process's next sweep tick, which
+        // reads the stored settings and reschedules when they are not the ones it scheduled by.
         let retention_changed = engine.retention_changed();
-        let mut next_pass = Instant::now() + retention_interval(&engine, &pacing).await;
+        let (interval, mut scheduled_by) = retention_interval(&engine, &pacing).await;
+        let mut next_pass = Instant::now() + interval;
         loop {
             tokio::select! {
                 _ = stop.changed() => {
@@ -73,37 +75,55 @@ pub fn spawn(
                         tracing::warn!(error = %e, "process heartbeat failed");
                     }
                 }
-                _ = sweep.tick() => match engine.sweep().await {
-                    Ok(s) if s.lapsed_leases + s.orphaned_internal_jobs > 0 => {
-                        tracing::info!(lapsed = s.lapsed_leases, orphaned = s.orphaned_internal_jobs, "jobs became unknown");
+                _ = sweep.tick() => {
+                    match engine.sweep().await {
+                        Ok(s) if s.lapsed_leases + s.orphaned_internal_jobs > 0 => {
+                            tracing::info!(lapsed = s.lapsed_leases, orphaned = s.orphaned_internal_jobs, "jobs became unknown");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "staleness sweep failed"),
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "staleness sweep failed"),
-                },
+                    // Another process may have changed the settings.
+                    let (interval, now_by) = retention_interval(&engine, &pacing).await;
+                    if now_by.is_some() && now_by != scheduled_by {
+                        next_pass = Instant::now() + interval;
+                        scheduled_by = now_by;
+                    }
+                }
                 _ = tokio::time::sleep_until(next_pass) => {
                     if let Err(e) = retention_pass(&engine, &runner).await {
                         tracing::warn!(error = %e, "retention pass failed");
                     }
-                    next_pass = Instant::now() + retention_interval(&engine, &pacing).await;
+                    let (interval, by) = retention_interval(&engine, &pacing).await;
+                    next_pass = Instant::now() + interval;
+                    scheduled_by = by.or(scheduled_by);
                 }
                 _ = retention_changed.notified() => {
-                    next_pass = Instant::now() + retention_interval(&engine, &pacing).await;
+                    let (interval, by) = retention_interval(&engine, &pacing).await;
+                    next_pass = Instant::now() + interval;
+                    scheduled_by = by.or(scheduled_by);
                 }
             }
         }
     });
 }
 
-/// The wait before the next retention pass: the stored interval, else this process's own.
-async fn retention_interval(engine: &Engine, pacing: &Pacing) -> Duration {
+/// Which settings a pass was scheduled by: the stored row's time of change (none while the
+/// configuration is in force), and its interval.
+type ScheduledBy = Option<(Option<chrono::DateTime<chrono::Utc>>, i32)>;
+
+/// The wait before the next retention pass: the stored interval, else this process's own; with the
+/// settings it was read from (`None` when they could not be read).
+async fn retention_interval(engine: &Engine, pacing: &Pacing) -> (Duration, ScheduledBy) {
     match engine.retention_in_force().await {
-        Ok(r) if r.source == RetentionSource::Stored => {
-            Duration::from_secs(r.interval_seconds.max(1) as u64)
-        }
-        Ok(_) => pacing.retention_interval,
+        Ok(r) if r.source == RetentionSource::Stored => (
+            Duration::from_secs(r.interval_seconds.max(1) as u64),
+            Some((r.updated_at, r.interval_seconds)),
+        ),
+        Ok(r) => (pacing.retention_interval, Some((None, r.interval_seconds))),
         Err(e) => {
             tracing::warn!(error = %e, "reading the retention settings failed; using the configured interval");
-            pacing.retention_interval
+            (pacing.retention_interval, None)
         }
     }
 }

@@ -426,6 +426,17 @@ fn fast() -> Settings {
     }
 }
 
+/// Whether the job is gone (404) within 10 s.
+async fn purged_within_10_s(app: &TestApp, job: &Value) -> bool {
+    for _ in 0..50 {
+        if app.get(&format!("/api/jobs/{}", id(job))).await.status() == 404 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
 /// An auto-cleared job, finished.
 async fn finished_auto_cleared_job(app: &TestApp) -> Value {
     let job = expect_status(
@@ -465,16 +476,7 @@ async fn retention_purges_ended_auto_cleared_jobs_as_an_internal_cleanup_job(poo
     )
     .await;
 
-    for _ in 0..50 {
-        if app.get(&format!("/api/jobs/{}", id(&gone))).await.status() == 404 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(
-        app.get(&format!("/api/jobs/{}", id(&gone))).await.status(),
-        404
-    );
+    assert!(purged_within_10_s(&app, &gone).await);
     expect_status(app.get(&format!("/api/jobs/{}", id(&kept))).await, 200).await;
     assert_eq!(
         app.job(&running).await["status"],
@@ -703,15 +705,10 @@ async fn retention_settings_are_changed_by_those_who_manage_tasks_and_the_next_p
     assert_eq!(stored["finished_minutes"], 0);
     assert_eq!(stored["updated_by"], ADMIN);
     assert!(stored["updated_at"].is_string());
-    let mut gone = false;
-    for _ in 0..50 {
-        if app.get(&format!("/api/jobs/{}", id(&job))).await.status() == 404 {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(gone, "the pass after the change purged the job");
+    assert!(
+        purged_within_10_s(&app, &job).await,
+        "the pass after the change purged the job"
+    );
     let audit = expect_status(app.get("/api/audit").await, 200).await;
     let changed = audit["items"]
         .as_array()
@@ -731,6 +728,43 @@ async fn retention_settings_are_changed_by_those_who_manage_tasks_and_the_next_p
         .unwrap()
         .iter()
         .any(|e| e["action"] == "retention_reset"));
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn retention_settings_stored_by_another_process_are_taken_up_without_waiting_an_hour(
+    pool: PgPool,
+) {
+    // This process looks once an hour by its configuration; another process (here, the same row
+    // written directly, as another server process writes it) stores "every second, keep nothing".
+    let app = spawn_app_with(
+        pool.clone(),
+        Settings {
+            pacing: Pacing {
+                sweep: Duration::from_millis(200),
+                retention_interval: Duration::from_secs(3600),
+                retention_finished_minutes: 0,
+                retention_unsuccessful_minutes: 0,
+                ..Pacing::default()
+            },
+            ..Settings::default()
+        },
+    )
+    .await;
+    let job = finished_auto_cleared_job(&app).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    expect_status(app.get(&format!("/api/jobs/{}", id(&job))).await, 200).await;
+    sqlx::query(
+        "insert into retention_setting
+             (finished_minutes, unsuccessful_minutes, interval_seconds, updated_by)
+         values (0, 0, 1, 'elsewhere')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert!(
+        purged_within_10_s(&app, &job).await,
+        "the stored interval replaced the hour this process was waiting"
+    );
 }
 
 async fn put_retention(app: &TestApp, body: &Value) -> reqwest::Response {
