@@ -206,6 +206,9 @@ pub struct NewStep {
     /// The parent step, oVirt style.
     #[serde(default)]
     pub parent_step: Option<IdRef>,
+    /// The parent step by the name a step's own representation gives it.
+    #[serde(default)]
+    pub parent_step_id: Option<Uuid>,
     /// `started` unless given; a terminal status records an already-ended step.
     #[serde(default)]
     pub status: Option<Status>,

@@ -427,6 +427,7 @@ impl CommandRunner {
                         ParentType::Job
                     }),
                     parent_step: None,
+                    parent_step_id: None,
                     status: None,
                     internal: true,
                 };
@@ -557,6 +558,7 @@ impl CommandRunner {
                 ParentType::Job
             }),
             parent_step: None,
+            parent_step_id: None,
             status: None,
             internal: true,
         };

@@ -22,11 +22,23 @@ pub(super) enum Parent {
 }
 
 fn resolve_parent(job_id: Uuid, input: &NewStep) -> Result<Parent> {
-    if let Some(parent_step) = input.parent_step {
-        let id = parent_step.id;
+    // A parent step named as oVirt names it (`parent_step: {id}`) or as a step shows it
+    // (`parent_step_id`, which a client reading steps back is likely to send): the names must agree.
+    let named = match (input.parent_step, input.parent_step_id) {
+        (Some(p), Some(id)) if p.id != id => {
+            return Err(ServiceError::invalid(
+                "parent_step_id",
+                "names a different parent than `parent_step`",
+            ))
+        }
+        (Some(p), _) => Some(("parent_step", p.id)),
+        (None, Some(id)) => Some(("parent_step_id", id)),
+        (None, None) => None,
+    };
+    if let Some((field, id)) = named {
         if input.parent_id.is_some_and(|p| p != id) {
             return Err(ServiceError::invalid(
-                "parent_step",
+                field,
                 "names a different parent than `parent_id`",
             ));
         }
@@ -204,6 +216,8 @@ pub(super) mod refusal {
     pub fn parent_field(input: &NewStep) -> &'static str {
         if input.parent_step.is_some() {
             "parent_step.id"
+        } else if input.parent_step_id.is_some() {
+            "parent_step_id"
         } else {
             "parent_id"
         }

@@ -795,6 +795,7 @@ pub async fn add_step(
         parent_id: None,
         parent_type: None,
         parent_step,
+        parent_step_id: None,
         status,
         internal: false,
     };

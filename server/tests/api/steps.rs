@@ -77,6 +77,43 @@ async fn every_form_of_naming_the_parent_is_accepted(pool: PgPool) {
         )
         .await;
     assert_eq!(inferred["parent_step_id"], seed["id"]);
+    // The name a step's own representation gives its parent (it used to be ignored, so the step
+    // went to the top level).
+    let echoed = app
+        .add_step(
+            &job,
+            json!({ "description": "e", "type": "executing", "parent_step_id": id(&seed) }),
+        )
+        .await;
+    assert_eq!(echoed["parent_step_id"], seed["id"]);
+    let top_again = app
+        .add_step(
+            &job,
+            json!({ "description": "n", "type": "executing", "parent_step_id": null }),
+        )
+        .await;
+    assert!(top_again["parent_step_id"].is_null());
+
+    // Two names for two different parents: refused, naming the field, and nothing added.
+    let url = format!("/api/jobs/{}/steps", id(&job));
+    for (body, field) in [
+        (
+            json!({ "description": "x", "type": "executing", "parent_step_id": id(&seed), "parent_step": { "id": id(&top) } }),
+            "parent_step_id",
+        ),
+        (
+            json!({ "description": "x", "type": "executing", "parent_step_id": id(&seed), "parent_id": id(&top) }),
+            "parent_step_id",
+        ),
+        (
+            json!({ "description": "x", "type": "executing", "parent_step": { "id": id(&seed) }, "parent_id": id(&top) }),
+            "parent_step",
+        ),
+    ] {
+        expect_problem(app.post(&url, &body).await, 400, field).await;
+    }
+    let all = expect_status(app.get(&url).await, 200).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 6);
 }
 
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]

@@ -1,0 +1,14 @@
+import { chromium } from '@playwright/test';
+const B = 'http://127.0.0.1:3990';
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium' });
+const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+await page.goto(B + '/');
+await page.getByLabel('User name').fill('admin');
+await page.getByLabel('Password').fill('pw');
+await page.keyboard.press('Enter');
+await page.waitForTimeout(1500);
+await page.screenshot({ path: '/tmp/list.png' });
+await page.goto(B + '/jobs/' + process.argv[2]);
+await page.waitForTimeout(1500);
+await page.screenshot({ path: '/tmp/detail.png', fullPage: true });
+await browser.close();
