@@ -175,13 +175,24 @@ pub fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
+        let message = e.into_inner().to_string();
+        // A parameter given twice (`status=a&status=b`): serde names it only in its message.
+        if let Some(name) = message
+            .strip_prefix("duplicate field `")
+            .and_then(|rest| rest.strip_suffix('`'))
+        {
+            return ApiError::field(
+                name,
+                "is given more than once; give it once (where it takes several values, separate them with commas)",
+            );
+        }
         ApiError::field(
             if field == "." {
                 "query".to_owned()
             } else {
                 field
             },
-            plain_words(e.into_inner().to_string()),
+            plain_words(message),
         )
     })
 }

@@ -94,6 +94,11 @@ async fn bad_query_numbers_and_flags_are_named_in_plain_words(pool: PgPool) {
             "job_id",
             "is not a valid id (a UUID)",
         ),
+        (
+            "/api/jobs?status=started&status=failed",
+            "status",
+            "is given more than once; give it once (where it takes several values, separate them with commas)",
+        ),
     ] {
         let body = expect_status(app.get(query).await, 400).await;
         assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
