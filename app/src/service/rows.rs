@@ -7,14 +7,15 @@ use super::ServiceError;
 use crate::domain::{Job, Status, Step, StepType};
 
 /// The columns of a job row joined with its owner (`j` and `u`). A running job's progress is the
-/// mean over its top-level steps of 100 for an ended one and its own progress (or 0) otherwise, once
-/// any has ended or reported progress: from the sums the job row keeps (migration
-/// `job_progress_kept_on_the_job`), not by reading the steps.
+/// mean over its top-level steps of their values (100 for an ended one, else its own progress, else
+/// its sub-steps' roll-up, else 0), once any is informative, in whole numbers as the detail's tree
+/// divides: from the sums the job row keeps (migrations `job_progress_kept_on_the_job` and
+/// `step_progress_rolled_up_on_write`), not by reading the steps.
 pub const JOB_COLUMNS: &str = "j.id, j.description, j.status, j.is_external, j.auto_cleared, \
      j.owner, u.username as owner_name, j.correlation_id, j.start_time, j.end_time, j.last_updated, j.result, j.timeout_seconds, \
      case when j.status = 'finished' then 100::smallint \
           when j.status in ('failed', 'aborted') then null \
-          when j.root_informative > 0 then (j.root_score::numeric / j.root_count)::smallint end as progress";
+          when j.root_informative > 0 and j.root_count > 0 then (j.root_score / j.root_count)::smallint end as progress";
 
 /// The columns of a step row (`s`).
 pub const STEP_COLUMNS: &str = "s.id, s.job_id, s.parent_step_id, s.number, s.step_type, \

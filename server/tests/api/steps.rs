@@ -546,9 +546,10 @@ async fn a_step_is_found_only_under_its_own_job(pool: PgPool) {
 }
 
 /// A job's progress, in its detail and in the list: the mean over its top-level steps of 100 for an
-/// ended one and its own progress (or 0) for a running one, once any has ended or reported progress;
-/// sub-steps count only through their parents. The job keeps the sums (migration
-/// `job_progress_kept_on_the_job`), so every way a top-level step changes must move them.
+/// ended one and its own progress (or its sub-steps' roll-up, or 0) for a running one, once any is
+/// informative; sub-steps count only through their parents. The job keeps the sums (migrations
+/// `job_progress_kept_on_the_job`, `step_progress_rolled_up_on_write`), so every way a top-level step
+/// changes must move them.
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
 async fn a_jobs_progress_is_the_mean_of_its_top_level_steps_in_detail_and_list(pool: PgPool) {
     let app = spawn_app(pool).await;
@@ -594,7 +595,11 @@ async fn a_jobs_progress_is_the_mean_of_its_top_level_steps_in_detail_and_list(p
         200,
     )
     .await;
-    assert_eq!(progress_of(job.clone()).await, 47, "(40 + 100 + 0) / 3");
+    assert_eq!(
+        progress_of(job.clone()).await,
+        46,
+        "(40 + 100 + 0) / 3, in whole numbers as the tree's roll-up divides (the list rounded to 47)"
+    );
     app.add_step(
         &job,
         json!({ "description": "d", "type": "executing", "status": "finished" }),
@@ -647,4 +652,157 @@ async fn a_jobs_progress_is_the_mean_of_its_top_level_steps_in_detail_and_list(p
     )
     .await;
     assert_eq!(progress_of(third.clone()).await, 50, "(100 + 0) / 2");
+}
+
+async fn set_progress(app: &TestApp, job: &Value, step: &Value, progress: usize) {
+    let path = format!("/api/jobs/{}/steps/{}/progress", id(job), id(step));
+    expect_status(app.post(&path, &json!({ "progress": progress })).await, 200).await;
+}
+
+/// A job's progress as the list and a plain read give it (the sums its row keeps), and as its detail
+/// gives it (the whole tree rolled up).
+async fn both_progresses(app: &TestApp, job: &Value) -> (Value, Value, Value) {
+    let row = app.job(job).await;
+    let listed = expect_status(
+        app.get(&format!(
+            "/api/jobs?q={}",
+            row["description"].as_str().unwrap()
+        ))
+        .await,
+        200,
+    )
+    .await;
+    let tree = expect_status(
+        app.get(&format!("/api/jobs/{}?include=steps", id(job)))
+            .await,
+        200,
+    )
+    .await;
+    (
+        listed["items"][0]["progress"].clone(),
+        row["progress"].clone(),
+        tree["progress"].clone(),
+    )
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_jobs_progress_in_the_list_rolls_its_sub_steps_up_as_its_detail_does(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("migrate web-07").await;
+    let validate = app.add_top_step(&job, "validate").await;
+    expect_status(
+        app.end_step(&job, &validate, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    let copy = app.add_top_step(&job, "copy disks").await;
+    let disks = [
+        app.add_sub_step(&job, &copy, "disk 1").await,
+        app.add_sub_step(&job, &copy, "disk 2").await,
+        app.add_sub_step(&job, &copy, "disk 3").await,
+    ];
+    app.add_top_step(&job, "switch over").await;
+    expect_status(
+        app.end_step(&job, &disks[0], json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    set_progress(&app, &job, &disks[1], 60).await;
+    // Disk 3 is half-way through its only sub-step.
+    let chunk = app.add_sub_step(&job, &disks[2], "disk 3 chunk").await;
+    set_progress(&app, &job, &chunk, 30).await;
+    // copy disks: (100 + 60 + 30) / 3 = 63; the job: (100 + 63 + 0) / 3 = 54. The list said 33, from
+    // the top-level steps' own figures only.
+    assert_eq!(
+        both_progresses(&app, &job).await,
+        (json!(54), json!(54), json!(54))
+    );
+    // A new sub-step is more work to do: copy disks (100 + 60 + 30 + 0) / 4 = 47, the job 49.
+    app.add_sub_step(&job, &copy, "disk 4").await;
+    assert_eq!(
+        both_progresses(&app, &job).await,
+        (json!(49), json!(49), json!(49))
+    );
+    // Forcing copy disks to an end aborts what runs under it: it counts 100 at once.
+    expect_status(
+        app.end_step(&job, &copy, json!({ "status": "aborted", "force": true }))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        both_progresses(&app, &job).await,
+        (json!(66), json!(66), json!(66))
+    );
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn random_trees_show_the_same_progress_in_the_list_as_in_their_detail(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    // A fixed xorshift sequence: the same trees on every run.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for j in 0..4 {
+        let job = app.add_job(&format!("random tree {j}")).await;
+        // Running steps, by id, with their depth.
+        let mut running: Vec<(Value, usize)> = Vec::new();
+        for op in 0..60 {
+            let pick = next(10);
+            if running.is_empty() || pick < 4 {
+                // Add a step: at the top or under a running one, running or already ended.
+                let mut body = json!({ "description": format!("s{op}"), "type": "executing" });
+                let mut depth = 1;
+                if !running.is_empty() && next(3) > 0 {
+                    let (parent, d) = &running[next(running.len())];
+                    body["parent_id"] = parent["id"].clone();
+                    depth = d + 1;
+                }
+                if next(4) == 0 {
+                    body["status"] = json!("finished");
+                }
+                let step = app.add_step(&job, body).await;
+                if step["status"] == "started" && depth < 6 {
+                    running.push((step, depth));
+                }
+            } else if pick < 7 {
+                let (step, _) = &running[next(running.len())];
+                set_progress(&app, &job, step, next(101)).await;
+            } else {
+                // End one, with whatever runs under it, as one of the three ends.
+                let (step, _) = running.remove(next(running.len()));
+                let status = ["finished", "failed", "aborted"][next(3)];
+                expect_status(
+                    app.end_step(
+                        &job,
+                        &step,
+                        json!({ "status": status, "force": true, "fail_job": false }),
+                    )
+                    .await,
+                    200,
+                )
+                .await;
+                let under: Vec<Value> =
+                    expect_status(app.get(&format!("/api/jobs/{}/steps", id(&job))).await, 200)
+                        .await["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|s| s["status"] != "started")
+                        .map(|s| s["id"].clone())
+                        .collect();
+                running.retain(|(s, _)| !under.contains(&s["id"]));
+            }
+            if op % 5 == 4 {
+                let (listed, row, tree) = both_progresses(&app, &job).await;
+                assert_eq!((&listed, &row), (&tree, &tree), "job {j}, after op {op}");
+            }
+        }
+    }
 }
