@@ -173,6 +173,12 @@ pub struct NewJob {
     #[serde(default, deserialize_with = "optional_whole_i32")]
     #[schema(minimum = 1, maximum = 604800)]
     pub timeout_seconds: Option<i32>,
+    /// The correlation id, by the name the job shows it: the same as the `Correlation-Id` header
+    /// (or `correlation_id` query parameter), which it must not contradict. `[0-9A-Za-z_-]`, 1 to 50
+    /// characters. Read by the REST handler, which hands the engine one correlation id.
+    #[serde(default)]
+    #[schema(pattern = "^[0-9A-Za-z_-]{1,50}$")]
+    pub correlation_id: Option<String>,
 }
 
 /// What a step hangs under, as the seed names it.
@@ -212,6 +218,10 @@ pub struct NewStep {
     /// `started` unless given; a terminal status records an already-ended step.
     #[serde(default)]
     pub status: Option<Status>,
+    /// A running step's progress from the start, 0 to 100 (as `POST …/progress` sets it later).
+    #[serde(default)]
+    #[schema(value_type = Option<i32>, minimum = 0, maximum = 100)]
+    pub progress: Option<Progress>,
     /// Only for the engine's own steps; plug-in steps are always external.
     #[serde(skip)]
     pub internal: bool,

@@ -428,6 +428,7 @@ impl CommandRunner {
                     }),
                     parent_step: None,
                     parent_step_id: None,
+                    progress: None,
                     status: None,
                     internal: true,
                 };
@@ -460,6 +461,7 @@ impl CommandRunner {
                     description: describe(command.summary())?,
                     auto_cleared: true,
                     timeout_seconds: None,
+                    correlation_id: None,
                 };
                 let job = engine.insert_job(&actor, new, None, None, false).await?;
                 Ok((
@@ -559,6 +561,7 @@ impl CommandRunner {
             }),
             parent_step: None,
             parent_step_id: None,
+            progress: None,
             status: None,
             internal: true,
         };

@@ -334,8 +334,8 @@ pub(super) async fn add_step_alone(
     };
     let id = Uuid::now_v7();
     sqlx::query(
-        "insert into step (id, job_id, parent_step_id, number, depth, step_type, description, status, is_external)
-         values ($1, $2, $3, $4, $5, $6, $7, 'started', $8)",
+        "insert into step (id, job_id, parent_step_id, number, depth, step_type, description, status, is_external, progress)
+         values ($1, $2, $3, $4, $5, $6, $7, 'started', $8, $9)",
     )
     .bind(id)
     .bind(job_id)
@@ -345,6 +345,7 @@ pub(super) async fn add_step_alone(
     .bind(input.step_type.as_str())
     .bind(input.description.as_str())
     .bind(!input.internal)
+    .bind(input.progress.map(Progress::value))
     .execute(&mut *tx)
     .await?;
     touch_job(&mut tx, job_id).await?;
@@ -382,21 +383,28 @@ impl Engine {
         idempotency_key: Option<IdempotencyKey>,
     ) -> Result<Step> {
         let parent = resolve_parent(job_id, &input)?;
-        let step =
-            if idempotency_key.is_none() && matches!(input.status, None | Some(Status::Started)) {
-                match self
-                    .step_batcher
-                    .submit(&self.pool, caller, job_id, (parent, input))
-                    .await?
-                {
-                    Outcome::Written(step) => step,
-                    Outcome::Alone((parent, input)) => {
-                        add_step_alone(&self.pool, caller, job_id, parent, input, None).await?
-                    }
+        let running = matches!(input.status, None | Some(Status::Started));
+        if input.progress.is_some() && !running {
+            return Err(ServiceError::invalid(
+                "progress",
+                "only a running step takes progress; leave it out of an ended one",
+            ));
+        }
+        // The shared call writes running steps without progress, the common add.
+        let step = if idempotency_key.is_none() && running && input.progress.is_none() {
+            match self
+                .step_batcher
+                .submit(&self.pool, caller, job_id, (parent, input))
+                .await?
+            {
+                Outcome::Written(step) => step,
+                Outcome::Alone((parent, input)) => {
+                    add_step_alone(&self.pool, caller, job_id, parent, input, None).await?
                 }
-            } else {
-                add_step_alone(&self.pool, caller, job_id, parent, input, idempotency_key).await?
-            };
+            }
+        } else {
+            add_step_alone(&self.pool, caller, job_id, parent, input, idempotency_key).await?
+        };
         self.changed();
         Ok(step)
     }

@@ -1,6 +1,6 @@
 //! `/api/jobs`: add, list, get, end, clear.
 
-use app::domain::{EndJob, Job, JobFilter, JobPage, NewJob, Status};
+use app::domain::{CorrelationId, EndJob, Job, JobFilter, JobPage, NewJob, Status};
 use app::service::Page;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -42,9 +42,25 @@ pub async fn add(
     body: ApiJson<NewJob>,
 ) -> Result<Response, ApiError> {
     let key = idempotency.bind("POST /api/jobs", &body.digest)?;
+    let mut new = body.value;
+    // The body may name it too, by the name the job shows it (a client echoing a job back).
+    let named = new
+        .correlation_id
+        .take()
+        .map(|raw| CorrelationId::parse(&raw).map_err(|m| ApiError::field("correlation_id", m)))
+        .transpose()?;
+    let correlation_id = match (correlation_id, named) {
+        (Some(header), Some(named)) if header != named => {
+            return Err(ApiError::field(
+                "correlation_id",
+                "differs from the Correlation-Id header (or query parameter); give one of them",
+            ))
+        }
+        (header, named) => header.or(named),
+    };
     let job = state
         .engine
-        .add_job(&caller, body.value, correlation_id, key)
+        .add_job(&caller, new, correlation_id, key)
         .await?;
     Ok(created(format!("/api/jobs/{}", job.id), &job))
 }

@@ -487,6 +487,7 @@ pub async fn add_job(
         description,
         auto_cleared: input.auto_cleared.unwrap_or(false),
         timeout_seconds: None,
+        correlation_id: None,
     };
     let job = state
         .engine
@@ -796,6 +797,7 @@ pub async fn add_step(
         parent_type: None,
         parent_step,
         parent_step_id: None,
+        progress: None,
         status,
         internal: false,
     };

@@ -53,6 +53,47 @@ async fn a_correlation_id_header_is_recorded_and_echoed(pool: PgPool) {
         by_query.json::<serde_json::Value>().await.unwrap()["correlation_id"],
         "q_1"
     );
+
+    // In the body, by the name the job shows it (it used to be ignored); the header may repeat it.
+    let in_body = expect_status(
+        app.post(
+            "/api/jobs",
+            &json!({ "description": "d", "correlation_id": "body-7" }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(in_body["correlation_id"], "body-7");
+    let both = app
+        .post(
+            "/api/jobs?correlation_id=body-8",
+            &json!({ "description": "d", "correlation_id": "body-8" }),
+        )
+        .await;
+    assert_eq!(expect_status(both, 201).await["correlation_id"], "body-8");
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_correlation_id_in_the_body_is_checked_as_the_headers_is(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    for (query, body) in [
+        (
+            "",
+            json!({ "description": "d", "correlation_id": "no spaces allowed" }),
+        ),
+        ("", json!({ "description": "d", "correlation_id": "" })),
+        ("", json!({ "description": "d", "correlation_id": 42 })),
+        (
+            "?correlation_id=one",
+            json!({ "description": "d", "correlation_id": "other" }),
+        ),
+    ] {
+        let response = app.post(&format!("/api/jobs{query}"), &body).await;
+        expect_problem(response, 400, "correlation_id").await;
+    }
+    let list = expect_status(app.get("/api/jobs").await, 200).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "nothing added");
 }
 
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]

@@ -806,3 +806,46 @@ async fn random_trees_show_the_same_progress_in_the_list_as_in_their_detail(pool
         }
     }
 }
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_step_may_be_added_with_its_progress(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("with progress").await;
+    let top = app
+        .add_step(
+            &job,
+            json!({ "description": "copy", "type": "executing", "progress": 30 }),
+        )
+        .await;
+    assert_eq!(top["progress"], 30);
+    assert_eq!(app.step(&job, &top).await["progress"], 30);
+    assert_eq!(
+        both_progresses(&app, &job).await,
+        (json!(30), json!(30), json!(30))
+    );
+    // Under a parent without progress of its own: it rolls up (30 + 0) / 2 = 15, the job too.
+    let parent = app.add_top_step(&job, "parent").await;
+    app.add_step(
+        &job,
+        json!({ "description": "a", "type": "executing", "parent_id": id(&parent), "progress": 30 }),
+    )
+    .await;
+    app.add_sub_step(&job, &parent, "b").await;
+    assert_eq!(
+        both_progresses(&app, &job).await,
+        (json!(22), json!(22), json!(22)),
+        "(30 + 15) / 2"
+    );
+    // Refused, naming the field, and nothing added.
+    let url = format!("/api/jobs/{}/steps", id(&job));
+    for body in [
+        json!({ "description": "x", "type": "executing", "progress": 101 }),
+        json!({ "description": "x", "type": "executing", "progress": -1 }),
+        json!({ "description": "x", "type": "executing", "progress": "half" }),
+        json!({ "description": "x", "type": "executing", "status": "finished", "progress": 50 }),
+    ] {
+        expect_problem(app.post(&url, &body).await, 400, "progress").await;
+    }
+    let all = expect_status(app.get(&url).await, 200).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 4);
+}
