@@ -411,7 +411,7 @@ test("a running job's progress bar in the list moves as its steps report progres
   const description = unique('Progressing job');
   const job = await admin.post('/api/jobs', { description });
   const copy = await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Copy', type: 'executing' });
-  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Check', type: 'executing' });
+  const check = await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Check', type: 'executing' });
   const row = jobRow(page, description);
   await expect(row).toBeVisible();
   await expect(row.getByRole('progressbar')).toHaveCount(0);
@@ -422,6 +422,15 @@ test("a running job's progress bar in the list moves as its steps report progres
   await expect(row.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '20');
   await admin.post(`/api/jobs/${job.id}/steps/${copy.id}/end`, { status: 'finished' }, 200);
   await expect(row.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '50');
+  // A sub-step's progress moves it through its parent: Check, without progress of its own, rolls
+  // up to 50, the job to (100 + 50) / 2, as its page shows (the list used to count Check as 0).
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Check disk', type: 'executing', parent_id: check.id, progress: 50 });
+  await expect(row.getByRole('progressbar')).toHaveAttribute('aria-valuenow', '75');
+  const detail = await page.context().newPage();
+  await detail.goto(`/jobs/${job.id}`);
+  await expect(detail.locator('.job-facts').getByRole('progressbar')).toHaveAttribute('aria-valuenow', '75');
+  await detail.close();
+  await page.bringToFront();
   // In place: the same row.
   expect(await row.evaluate((e) => (e as any).marked === true)).toBe(true);
   await admin.post(`/api/jobs/${job.id}/end`, { status: 'finished' }, 200);
