@@ -48,6 +48,19 @@ def test_add_job_with_steps_and_sub_steps(connection):
     assert got.status == types.StepStatus.STARTED and got.type == types.StepEnum.EXECUTING
 
 
+def test_a_step_may_be_added_with_its_progress(connection):
+    jobs = connection.system_service().jobs_service()
+    job = jobs.add(types.Job(description="Progress from the start"))
+    steps = jobs.job_service(job.id).steps_service()
+    step = steps.add(types.Step(description="Copy", type=types.StepEnum.EXECUTING, progress=40))
+    assert step.progress == 40
+    assert steps.step_service(step.id).get().progress == 40
+    with pytest.raises(sdk.Error) as refused:
+        steps.add(types.Step(description="Too far", type=types.StepEnum.EXECUTING, progress=101))
+    assert refused.value.code == 400 and "step.progress" in str(refused.value)
+    assert len(steps.list()) == 1
+
+
 def test_list_with_follow_and_search(connection):
     jobs = connection.system_service().jobs_service()
     correlation = "sdk-" + uuid.uuid4().hex[:10]

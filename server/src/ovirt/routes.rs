@@ -5,7 +5,7 @@
 
 use app::domain::{
     build_tree, flatten, CorrelationId, Description, EndJob, EndStep, JobFilter, NewJob, NewStep,
-    Status, Step, StepType,
+    Progress, Status, Step, StepType,
 };
 use app::service::step_room::Room;
 use app::service::{Caller, Page, ServiceError};
@@ -790,6 +790,13 @@ pub async fn add_step(
             Status::parse_ignore_case(s).map_err(|e| format.bad(format!("step.status: {e}")))?,
         ),
     };
+    let progress = input
+        .progress
+        .map(|p| p.whole())
+        .transpose()
+        .map(Option::flatten)
+        .and_then(|p| p.map(Progress::parse).transpose())
+        .map_err(|m| format.bad(format!("step.progress {m}")))?;
     let new = NewStep {
         description,
         step_type,
@@ -797,7 +804,7 @@ pub async fn add_step(
         parent_type: None,
         parent_step,
         parent_step_id: None,
-        progress: None,
+        progress,
         status,
         internal: false,
     };

@@ -249,6 +249,66 @@ pub struct StepIn {
     pub step_type: Option<String>,
     pub parent_step: Option<IdIn>,
     pub status: Option<String>,
+    /// A running step's progress from the start (`types.Step(progress=…)`), 0 to 100.
+    pub progress: Option<NumberIn>,
+}
+
+/// A number as XML gives it (text) or as JSON does (a number, or a string holding one).
+#[derive(Debug, PartialEq)]
+pub enum NumberIn {
+    Number(i64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for NumberIn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NumberIn, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = NumberIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a whole number")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NumberIn, E> {
+                Ok(NumberIn::Number(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NumberIn, E> {
+                Ok(NumberIn::Number(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NumberIn, E> {
+                Ok(NumberIn::Text(v.to_owned()))
+            }
+            /// An XML element as quick-xml hands it over when asked for anything: its text.
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<NumberIn, A::Error> {
+                let mut text = String::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value: String = map.next_value()?;
+                    if key == "$text" || key == "$value" {
+                        text = value;
+                    }
+                }
+                Ok(NumberIn::Text(text))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl NumberIn {
+    /// The whole number it holds; `None` for empty text.
+    pub fn whole(&self) -> Result<Option<i64>, String> {
+        match self {
+            NumberIn::Number(n) => Ok(Some(*n)),
+            NumberIn::Text(t) if t.trim().is_empty() => Ok(None),
+            NumberIn::Text(t) => t
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("`{}` is not a whole number", t.trim())),
+        }
+    }
 }
 
 /// `<action>` as a client sends it.
