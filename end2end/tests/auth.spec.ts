@@ -124,3 +124,20 @@ test('a user without administration rights changes their own password from their
   expect(old.status()).toBe(400);
   await token(request, name, 'second-password');
 });
+
+test('the engine\'s own user is shown as built-in, with nothing to change, and cannot own an API token', async ({ page }) => {
+  await signIn(page);
+  await page.getByRole('link', { name: 'Users' }).click();
+  const engine = page.locator('[data-testid=user-row][data-username="stepwise-engine"]');
+  await expect(engine).toContainText('Built-in, cannot sign in');
+  await expect(engine.getByRole('button')).toHaveCount(0);
+  await expect(engine.getByRole('combobox')).toHaveCount(0);
+  // Another user's row still offers its actions.
+  const admin = page.locator(`[data-testid=user-row][data-username="${ADMIN}"]`);
+  await expect(admin.getByRole('button', { name: 'Set password…' })).toBeVisible();
+
+  await page.getByRole('link', { name: 'API tokens' }).click();
+  const owner = page.getByLabel('Acts as');
+  await expect(owner.locator('option', { hasText: ADMIN })).toHaveCount(1);
+  await expect(owner.locator('option', { hasText: 'stepwise-engine' })).toHaveCount(0);
+});

@@ -74,6 +74,10 @@ pub struct User {
     pub disabled: bool,
     pub roles: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// The engine's own user (`stepwise-engine`), which owns the jobs the engine starts by itself:
+    /// nobody signs in as it, and it cannot be changed.
+    #[serde(default)]
+    pub builtin: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::audit::{self, Origin, Record};
+use super::commands::ENGINE_USER;
 use super::users::{hash_password, hashing, new_secret, parse_groups};
 use super::{Caller, Engine, Result, ServiceError};
 use crate::domain::{
@@ -36,7 +37,21 @@ fn user((id, username, disabled, created_at, roles): UserRow) -> User {
         disabled,
         roles,
         created_at,
+        builtin: id == ENGINE_USER,
     }
+}
+
+/// What refusing a change to the engine's own user says.
+const ENGINE_USER_LOCKED: &str = "stepwise-engine is the engine's own user: it owns the jobs the \
+    engine starts by itself and nobody signs in as it, so it cannot be enabled or disabled, nor be \
+    given a password, roles or API tokens";
+
+/// The engine's own user is not an account anyone may open (see [`ENGINE_USER_LOCKED`]).
+fn not_the_engine(user_id: Uuid) -> Result<()> {
+    if user_id == ENGINE_USER {
+        return Err(ServiceError::conflict(ENGINE_USER_LOCKED));
+    }
+    Ok(())
 }
 
 /// A role's permissions, written; their names, for the audit log.
@@ -172,6 +187,7 @@ impl Engine {
         disabled: bool,
     ) -> Result<User> {
         caller.require(ActionGroup::ManageUsers)?;
+        not_the_engine(user_id)?;
         if disabled && user_id == caller.user_id {
             return Err(ServiceError::conflict("you cannot disable yourself"));
         }
@@ -215,6 +231,7 @@ impl Engine {
         password: String,
     ) -> Result<User> {
         caller.require(ActionGroup::ManageUsers)?;
+        not_the_engine(user_id)?;
         check_password(&password).map_err(|m| ServiceError::invalid("password", m))?;
         self.write_password(caller, origin, user_id, password, "password_reset")
             .await
@@ -385,6 +402,7 @@ impl Engine {
                 role_name.escape_debug()
             )));
         }
+        not_the_engine(user_id)?;
         let mut tx = self.pool.begin().await?;
         let target: Option<String> =
             sqlx::query_scalar("select username from app_user where id = $1")
@@ -461,6 +479,9 @@ impl Engine {
         }
         super::jobs::no_nul("name", &name)?;
         let user_id = input.user_id.unwrap_or(caller.user_id);
+        if user_id == ENGINE_USER {
+            return Err(ServiceError::invalid("user_id", ENGINE_USER_LOCKED));
+        }
         let (secret, hash) = new_secret();
         let mut tx = self.pool.begin().await?;
         let username: Option<String> =

@@ -88,6 +88,7 @@ fn UserRow(
 ) -> impl IntoView {
     let id: Uuid = user.id;
     let disabled = user.disabled;
+    let builtin = user.builtin;
     let name = user.username.clone();
     let attach = move |ev: leptos::ev::Event| {
         let role = event_target_value(&ev);
@@ -136,32 +137,40 @@ fn UserRow(
                     }
                 }).collect_view()}
             </td>
-            <td>{if disabled { "Disabled" } else { "Active" }}</td>
-            <td>
-                <label class="visually-hidden" for=format!("give-{id}")>{format!("Give {} a role", user.username)}</label>
-                <select id=format!("give-{id}") on:change=attach>
-                    <option value="">"Choose a role…"</option>
-                    {role_names.into_iter().filter(|r| !user.roles.contains(r)).map(|r| view! { <option value=r.clone()>{r.clone()}</option> }).collect_view()}
-                </select>
-            </td>
-            <td><div class="row-actions">
-                <Show when=move || setting.get() fallback=move || view! {
-                    <button type="button" on:click=move |_| setting.set(true)>"Set password…"</button>
-                }>
-                    <form class="inline-form" on:submit=save_password aria-label=form_label.clone()>
-                        <label class="visually-hidden" for=format!("password-{id}")>{password_label.clone()}</label>
-                        <input id=format!("password-{id}") type="password" autocomplete="new-password" required minlength="8"
-                            node_ref=password_input placeholder="At least 8 characters"
-                            prop:value=move || new_password.get() on:input=move |ev| new_password.set(event_target_value(&ev))/>
-                        <button type="submit" class="primary">"Save"</button>
-                        <button type="button" on:click=move |_| { new_password.set(String::new()); setting.set(false); }>"Cancel"</button>
-                    </form>
-                </Show>
-                <button type="button" on:click=move |_| report(status, reload,
-                    if disabled { "User enabled." } else { "User disabled." }, set_user_disabled(id, !disabled))>
-                    {if disabled { "Enable" } else { "Disable" }}
-                </button>
-            </div></td>
+            <td>{if builtin { "Built-in, cannot sign in" } else if disabled { "Disabled" } else { "Active" }}</td>
+            {if builtin {
+                // The engine's own user: it owns the jobs the engine starts by itself and cannot be
+                // changed (the server refuses), so nothing is offered.
+                view! { <td></td><td></td> }.into_any()
+            } else {
+                view! {
+                    <td>
+                        <label class="visually-hidden" for=format!("give-{id}")>{format!("Give {} a role", user.username)}</label>
+                        <select id=format!("give-{id}") on:change=attach>
+                            <option value="">"Choose a role…"</option>
+                            {role_names.into_iter().filter(|r| !user.roles.contains(r)).map(|r| view! { <option value=r.clone()>{r.clone()}</option> }).collect_view()}
+                        </select>
+                    </td>
+                    <td><div class="row-actions">
+                        <Show when=move || setting.get() fallback=move || view! {
+                            <button type="button" on:click=move |_| setting.set(true)>"Set password…"</button>
+                        }>
+                            <form class="inline-form" on:submit=save_password aria-label=form_label.clone()>
+                                <label class="visually-hidden" for=format!("password-{id}")>{password_label.clone()}</label>
+                                <input id=format!("password-{id}") type="password" autocomplete="new-password" required minlength="8"
+                                    node_ref=password_input placeholder="At least 8 characters"
+                                    prop:value=move || new_password.get() on:input=move |ev| new_password.set(event_target_value(&ev))/>
+                                <button type="submit" class="primary">"Save"</button>
+                                <button type="button" on:click=move |_| { new_password.set(String::new()); setting.set(false); }>"Cancel"</button>
+                            </form>
+                        </Show>
+                        <button type="button" on:click=move |_| report(status, reload,
+                            if disabled { "User enabled." } else { "User disabled." }, set_user_disabled(id, !disabled))>
+                            {if disabled { "Enable" } else { "Disable" }}
+                        </button>
+                    </div></td>
+                }.into_any()
+            }}
         </tr>
     }
 }
@@ -250,7 +259,7 @@ pub fn TokensPage() -> impl IntoView {
             <div class="field"><label for="token-user">"Acts as"</label>
                 <select id="token-user" on:change=move |ev| user.set(event_target_value(&ev))>
                     <option value="">"Me"</option>
-                    {move || users.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().map(|u| view! { <option value=u.id.to_string()>{u.username}</option> }).collect_view()}
+                    {move || users.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().filter(|u| !u.builtin).map(|u| view! { <option value=u.id.to_string()>{u.username}</option> }).collect_view()}
                 </select></div>
             <button type="submit" class="primary">"Create token"</button>
         </form>

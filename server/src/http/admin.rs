@@ -51,7 +51,7 @@ pub async fn list_users(
 
 #[utoipa::path(post, path = "/api/users/{user_id}/disable", tag = "admin", params(("user_id" = Uuid, Path)),
     responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, description = "One cannot disable oneself", body = Problem)))]
+        (status = 409, description = "One cannot disable oneself, nor the engine's own user", body = Problem)))]
 pub async fn disable_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -67,7 +67,8 @@ pub async fn disable_user(
 }
 
 #[utoipa::path(post, path = "/api/users/{user_id}/enable", tag = "admin", params(("user_id" = Uuid, Path)),
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "The engine's own user, which cannot be changed", body = Problem)))]
 pub async fn enable_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -84,7 +85,8 @@ pub async fn enable_user(
 
 #[utoipa::path(post, path = "/api/users/{user_id}/password", tag = "admin", request_body = NewPassword,
     params(("user_id" = Uuid, Path)),
-    responses((status = 200, body = User), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = User), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "The engine's own user, which cannot be changed", body = Problem)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -129,7 +131,8 @@ pub async fn create_role(
 
 #[utoipa::path(put, path = "/api/users/{user_id}/roles/{role_name}", tag = "admin",
     params(("user_id" = Uuid, Path), ("role_name" = String, Path)),
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "The engine's own user, which cannot be changed", body = Problem)))]
 pub async fn attach_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -146,7 +149,8 @@ pub async fn attach_role(
 
 #[utoipa::path(delete, path = "/api/users/{user_id}/roles/{role_name}", tag = "admin",
     params(("user_id" = Uuid, Path), ("role_name" = String, Path)),
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "The engine's own user, which cannot be changed", body = Problem)))]
 pub async fn detach_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -651,3 +651,97 @@ async fn a_role_made_here_is_changed_for_its_holders_at_once_and_deleted_once_no
         "{actions:?}"
     );
 }
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn nobody_can_open_the_engines_own_user(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let engine = "00000000-0000-7000-8000-000000000001";
+    let users = expect_status(app.get("/api/users").await, 200).await["items"].clone();
+    let listed = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "stepwise-engine")
+        .expect("the engine's user is listed")
+        .clone();
+    assert_eq!(listed["builtin"], true, "{listed}");
+    assert_eq!(listed["disabled"], true, "{listed}");
+    assert!(users
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["username"] != "stepwise-engine")
+        .all(|u| u["builtin"] == false));
+
+    // Each change an administrator could make to open it is refused, naming the user.
+    for (path, body) in [
+        (format!("/api/users/{engine}/enable"), json!(null)),
+        (format!("/api/users/{engine}/disable"), json!(null)),
+        (
+            format!("/api/users/{engine}/password"),
+            json!({ "password": "a new engine password" }),
+        ),
+    ] {
+        let refused = expect_status(app.post(&path, &body).await, 409).await;
+        assert!(
+            refused["detail"]
+                .as_str()
+                .unwrap()
+                .contains("stepwise-engine"),
+            "{path}: {refused}"
+        );
+    }
+    let role = app
+        .client
+        .put(app.url(&format!("/api/users/{engine}/roles/SuperUser")))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    expect_status(role, 409).await;
+    expect_problem(
+        app.post(
+            "/api/tokens",
+            &json!({ "name": "as the engine", "user_id": engine }),
+        )
+        .await,
+        400,
+        "user_id",
+    )
+    .await;
+
+    // Nothing was written: still locked, no roles, no tokens, and it cannot sign in.
+    let (disabled, hash, roles, tokens): (bool, String, i64, i64) = sqlx::query_as(
+        "select disabled, password_hash,
+                (select count(*) from user_role where user_id = u.id),
+                (select count(*) from access_token where user_id = u.id)
+           from app_user u where id = $1::uuid",
+    )
+    .bind(engine)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((disabled, hash.as_str(), roles, tokens), (true, "!", 0, 0));
+    let sign_in = app
+        .client
+        .post(app.url("/api/auth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "stepwise-engine"),
+            ("password", "a new engine password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sign_in.status().as_u16(), 400);
+
+    // Nor can the store be made to open it behind the service's back.
+    let opened = sqlx::query("update app_user set disabled = false where id = $1::uuid")
+        .bind(engine)
+        .execute(&app.pool)
+        .await;
+    assert!(
+        opened.is_err(),
+        "the store let the engine's user be enabled"
+    );
+}
