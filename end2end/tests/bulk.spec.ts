@@ -1,3 +1,4 @@
+import { readFileSync } from 'fs';
 import { test, expect } from './fixtures';
 import { api, jobRow, signIn, token, unique } from './helpers';
 
@@ -25,4 +26,34 @@ test('a bulk end by the current filter shows a preview count, then ends the matc
   await expect(jobRow(page, `${tag} two`)).toContainText('Aborted');
   expect((await admin.get(`/api/jobs/${a.id}`)).status).toBe('aborted');
   expect((await admin.get(`/api/jobs/${b.id}`)).status).toBe('aborted');
+});
+
+test('an export run from the UI offers its file on its job\'s page, and the file holds the matching jobs', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const tag = unique('export').replace(' ', '-');
+  await admin.post('/api/jobs', { description: `${tag} alpha` });
+  await admin.post('/api/jobs', { description: `${tag} beta` });
+  await signIn(page);
+  await page.goto(`/?q=${tag}`);
+  await expect(page.getByTestId('job-row')).toHaveCount(2);
+
+  await page.getByRole('button', { name: 'Bulk actions…' }).click();
+  await page.getByLabel('Action', { exact: true }).selectOption('export-csv');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  await expect(page.getByTestId('bulk-preview')).toHaveText('2 job(s) match.');
+  await page.getByRole('button', { name: 'Run on 2 job(s)' }).click();
+  await page.getByRole('link', { name: 'its own job' }).click();
+
+  // The command's job ends by itself; its outcome says what it did and offers the file.
+  await expect(page.getByTestId('job-status')).toContainText('Finished');
+  const outcome = page.getByTestId('job-outcome');
+  await expect(outcome).toContainText('Exported 2 job(s)');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    outcome.getByRole('link', { name: 'Download the file' }).click(),
+  ]);
+  expect(download.suggestedFilename()).toMatch(/^stepwise-export-.*\.csv$/);
+  const text = readFileSync(await download.path(), 'utf8');
+  expect(text).toContain(`${tag} alpha`);
+  expect(text).toContain(`${tag} beta`);
 });

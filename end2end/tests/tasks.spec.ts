@@ -504,3 +504,31 @@ test('a job removed while its detail is open says so, keeps its last state and o
   await expect(page.getByRole('alert')).toHaveCount(0);
   await expect(page.getByTestId('step-row')).toHaveCount(1);
 });
+
+test('what a plug-in or an administrator says as they end a step or a job shows as its outcome', async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const description = unique('outcome');
+  const job = await admin.post('/api/jobs', { description });
+  const copy = await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Copy disks', type: 'executing' });
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Register', type: 'finalizing' });
+  await signIn(page);
+  await page.goto(`/jobs/${job.id}`);
+  await expect(page.getByTestId('job-outcome')).toHaveText('—');
+  await expect(page.getByTestId('step-outcome')).toHaveCount(0);
+
+  // The plug-in's reason appears under the step's row, live.
+  await admin.post(`/api/jobs/${job.id}/steps/${copy.id}/end`,
+    { status: 'failed', fail_job: false, result: 'no space left on datastore-2' }, 200);
+  const copyRow = page.getByTestId('step-row').filter({ hasText: 'Copy disks' });
+  await expect(copyRow.getByTestId('step-outcome')).toHaveText('no space left on datastore-2');
+  await expect(page.getByTestId('step-outcome')).toHaveCount(1);
+
+  // The administrator's reason, typed in the end dialog, becomes the job's outcome.
+  await page.getByRole('button', { name: 'End job…' }).click();
+  await page.getByLabel('End as').selectOption('aborted');
+  await page.getByLabel('Reason (optional)').fill('  datastore-2 is being replaced  ');
+  await page.getByRole('button', { name: 'Confirm end' }).click();
+  await expect(page.getByTestId('job-status')).toContainText('Aborted');
+  await expect(page.getByTestId('job-outcome')).toHaveText('datastore-2 is being replaced');
+  expect((await admin.get(`/api/jobs/${job.id}`)).result).toBe('datastore-2 is being replaced');
+});

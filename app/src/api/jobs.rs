@@ -30,14 +30,28 @@ pub async fn get_job(job_id: Uuid) -> Result<Job, AppError> {
     Ok(job)
 }
 
-/// End a job; `force` aborts its running steps and may overwrite an ended job's status.
+/// End a job; `force` aborts its running steps and may overwrite an ended job's status. `result`
+/// says why, in words (blank: nothing said).
 #[server(prefix = "/sfn", endpoint = "end_job", input = Json)]
-pub async fn end_job(job_id: Uuid, status: EndStatus, force: bool) -> Result<Job, AppError> {
+pub async fn end_job(
+    job_id: Uuid,
+    status: EndStatus,
+    force: bool,
+    result: Option<String>,
+) -> Result<Job, AppError> {
     let (engine, caller) = super::context::caller()?;
+    let result = match result.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(
+            crate::domain::Description::parse(text)
+                .map_err(|m| crate::service::ServiceError::invalid("result", m))?,
+        ),
+    };
     let input = crate::domain::EndJob {
         status: Some(status),
         succeeded: None,
         force,
+        result,
     };
     Ok(engine.end_job(&caller, job_id, input).await?)
 }

@@ -238,6 +238,11 @@ pub struct EndJob {
     /// Overwrite an ended job's status; steps still running become `aborted`.
     #[serde(default)]
     pub force: bool,
+    /// How it went, in words (why it failed, what it did), shown with the job as its `result`:
+    /// 1 to 4000 characters after trimming. A retry of an end already made changes nothing.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4000, pattern = "^[^\\u0000]*\\S[^\\u0000]*$")]
+    pub result: Option<Description>,
 }
 
 /// `POST /api/jobs/{job_id}/steps/{step_id}/end`.
@@ -257,6 +262,11 @@ pub struct EndStep {
     /// `false` keeps the job running when this step fails.
     #[serde(default)]
     pub fail_job: Option<bool>,
+    /// How it went, in words (why it failed, what it did), shown with the step as its `result`:
+    /// 1 to 4000 characters after trimming. A retry of an end already made changes nothing.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4000, pattern = "^[^\\u0000]*\\S[^\\u0000]*$")]
+    pub result: Option<Description>,
 }
 
 /// `POST /api/jobs/{job_id}/steps/{step_id}/progress`.

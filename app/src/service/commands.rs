@@ -541,6 +541,7 @@ impl CommandRunner {
                             status: Some(status),
                             succeeded: None,
                             force: status != EndStatus::Finished,
+                            result: None,
                         },
                     )
                     .await?;
@@ -701,6 +702,7 @@ impl CommandRunner {
                         status: Some(p.status),
                         succeeded: None,
                         force: false,
+                        result: None,
                     };
                     match self.engine.end_job(&t.actor, id, end).await {
                         Ok(_) => done += 1,

@@ -10,8 +10,8 @@ use super::rows::{self, JobRow, StepRow, JOB_COLUMNS, STEP_COLUMNS};
 use super::{Caller, Engine, Result, ServiceError};
 use crate::domain::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::domain::{
-    build_tree, end_status, ActionGroup, CorrelationId, EndJob, Job, JobFilter, JobPage, NewJob,
-    Status,
+    build_tree, end_status, ActionGroup, CorrelationId, Description, EndJob, Job, JobFilter,
+    JobPage, NewJob, Status,
 };
 
 /// Newest jobs a `q` search walks in order before it asks the trigram index instead: enough for a
@@ -260,6 +260,7 @@ impl Engine {
     pub async fn end_job(&self, caller: &Caller, job_id: Uuid, input: EndJob) -> Result<Job> {
         let status = end_status(input.status, input.succeeded, None)
             .map_err(|(f, m)| ServiceError::invalid(f, m))?;
+        let result = input.result.as_ref().map(Description::as_str);
         let mut tx = self.pool.begin().await?;
         let current = lock_job(&mut tx, caller, job_id).await?;
         if current.is_terminal() {
@@ -270,16 +271,31 @@ impl Engine {
                     )));
                 }
                 // An administrator's correction: the status changes, the end time stays.
-                sqlx::query("update job set status = $2, last_updated = now() where id = $1")
-                    .bind(job_id)
-                    .bind(status.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "update job set status = $2, last_updated = now(), result = coalesce($3, result)
+                      where id = $1",
+                )
+                .bind(job_id)
+                .bind(status.as_str())
+                .bind(result)
+                .execute(&mut *tx)
+                .await?;
             }
+            // A retry of an end already made changes nothing, whatever it says.
         } else {
             let steps_become = if input.force { Status::Aborted } else { status };
             close_running_steps(&mut tx, job_id, steps_become).await?;
-            set_job_ended(&mut tx, job_id, status).await?;
+            // The end and what it says, in one change (one event).
+            sqlx::query(
+                "update job set status = $2, end_time = now(), last_updated = now(),
+                        result = coalesce($3, result)
+                  where id = $1",
+            )
+            .bind(job_id)
+            .bind(status.as_str())
+            .bind(result)
+            .execute(&mut *tx)
+            .await?;
         }
         let job = fetch_job(&mut tx, job_id).await?;
         tx.commit().await?;

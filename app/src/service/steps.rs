@@ -11,8 +11,8 @@ use super::rows::{self, StepRow, STEP_COLUMNS};
 use super::{Caller, Engine, Result, ServiceError};
 use crate::domain::limits::{MAX_STEPS_PER_JOB, MAX_STEP_DEPTH};
 use crate::domain::{
-    build_tree, end_status, flatten, ActionGroup, EndStep, NewStep, ParentType, Progress, Status,
-    Step, StepList, StepType,
+    build_tree, end_status, flatten, ActionGroup, Description, EndStep, NewStep, ParentType,
+    Progress, Status, Step, StepList, StepType,
 };
 
 /// Where a new step goes.
@@ -361,7 +361,10 @@ pub(super) async fn add_step_alone(
         Some(end) => {
             let step = fetch_step(&mut tx, job_id, id).await?;
             let held = Held { step, children: 0 };
-            end_step_in(&mut tx, job_id, job_status, held, end, false, None, true).await?
+            end_step_in(
+                &mut tx, job_id, job_status, held, end, false, None, true, None,
+            )
+            .await?
         }
     };
     if let Some(key) = &idempotency_key {
@@ -422,7 +425,8 @@ impl Engine {
         let fails_job = status == Status::Failed && input.fail_job.unwrap_or(true);
         // The common case (no `force`, not failing the job) joins concurrent ones in a shared call
         // (see `change_batch`), which hands back whatever it does not end so: then it ends alone.
-        let step = if !(input.force || fails_job) {
+        // An end saying how it went is rarer still, and ends alone too.
+        let step = if !(input.force || fails_job || input.result.is_some()) {
             let end = ChangeRunning {
                 step_id,
                 change: Change::End {
@@ -561,6 +565,7 @@ async fn end_step_alone(
         input.force,
         input.step_type,
         input.fail_job.unwrap_or(true),
+        input.result.as_ref().map(Description::as_str),
     )
     .await?;
     tx.commit().await?;
@@ -579,6 +584,7 @@ async fn end_step_in(
     force: bool,
     step_type: Option<StepType>,
     fail_job: bool,
+    result: Option<&str>,
 ) -> Result<Step> {
     let Held { step, children } = held;
     let step_id = step.id;
@@ -622,12 +628,14 @@ async fn end_step_in(
         }
     }
     let row: StepRow = sqlx::query_as(&update_step_touching_job(
-        "status = $3, step_type = $4, end_time = coalesce(end_time, now())",
+        "status = $3, step_type = $4, end_time = coalesce(end_time, now()),
+         result = coalesce($5, result)",
     ))
     .bind(step_id)
     .bind(job_id)
     .bind(status.as_str())
     .bind(new_type.as_str())
+    .bind(result)
     .fetch_one(&mut **tx)
     .await?;
     // "When one step fails the whole job fails." Its running steps close; this one has ended.

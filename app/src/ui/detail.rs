@@ -9,7 +9,7 @@ use super::format;
 use super::jobs::Progress;
 use super::live::use_live;
 use super::tree::{of, show_more, TopSteps, TreeState, STEPS_PER_WINDOW};
-use super::{use_me, ErrorNote};
+use super::{use_me, ErrorNote, Outcome};
 use crate::api::{clear_job, end_job, get_job};
 use crate::domain::{flatten, ActionGroup, EndStatus, Job, Status, Step};
 
@@ -113,6 +113,7 @@ fn JobView(job: Memo<Job>, removed: Signal<bool>) -> impl IntoView {
     let auto_cleared = Memo::new(move |_| job.with(|j| j.auto_cleared));
     let end = Memo::new(move |_| job.with(|j| j.end_time));
     let progress = Memo::new(move |_| job.with(|j| j.progress));
+    let result = Memo::new(move |_| job.with(|j| j.result.clone()));
     let look = move || format::status(status.get());
     let tree = Memo::new(move |_| job.with(|j| j.steps.clone().unwrap_or_default()));
     let flat = Memo::new(move |_| flatten(tree.get()));
@@ -130,6 +131,12 @@ fn JobView(job: Memo<Job>, removed: Signal<bool>) -> impl IntoView {
                 // Blank looked like a value missing; a dash as for the other facts not known yet.
                 <dt>"Progress"</dt><dd>{move || match progress.get() {
                     Some(p) => view! { <Progress value=Some(p)/> }.into_any(),
+                    None => view! { "—" }.into_any(),
+                }}</dd>
+                // What a command reports when it ends (counts, its export's file, why it failed),
+                // or what a plug-in said as it ended the job.
+                <dt>"Outcome"</dt><dd data-testid="job-outcome">{move || match result.get() {
+                    Some(text) => view! { <Outcome text/> }.into_any(),
                     None => view! { "—" }.into_any(),
                 }}</dd>
             </dl>
@@ -160,15 +167,26 @@ fn Actions(job_id: Uuid, status: Signal<Status>, auto_cleared: Signal<bool>) -> 
     let confirming = RwSignal::new(false);
     let end_status = RwSignal::new(EndStatus::Finished);
     let force = RwSignal::new(false);
+    let reason = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let message = RwSignal::new(None::<Result<String, String>>);
     let running = move || !status.get().is_terminal();
     let do_end = move |_| {
         busy.set(true);
         leptos::task::spawn_local(async move {
-            let r = end_job(job_id, end_status.get_untracked(), force.get_untracked()).await;
+            let r = end_job(
+                job_id,
+                end_status.get_untracked(),
+                force.get_untracked(),
+                Some(reason.get_untracked()),
+            )
+            .await;
             busy.set(false);
-            confirming.set(false);
+            // A refusal keeps the dialog, with what was chosen and written, to correct.
+            if r.is_ok() {
+                confirming.set(false);
+                reason.set(String::new());
+            }
             message.set(Some(match r {
                 Ok(j) => Ok(format!(
                     "The job is now {}.",
@@ -210,6 +228,9 @@ fn Actions(job_id: Uuid, status: Signal<Status>, auto_cleared: Signal<bool>) -> 
                     <option value="failed">"Failed"</option>
                     <option value="aborted">"Aborted"</option>
                 </select>
+                <label for="end-reason">"Reason (optional)"</label>
+                <input id="end-reason" maxlength="4000" placeholder="Shown with the job as its outcome"
+                    prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))/>
                 <label class="check">
                     <input type="checkbox" prop:checked=move || force.get()
                         on:change=move |ev| force.set(event_target_checked(&ev))/>

@@ -50,9 +50,66 @@ pub fn count(n: usize) -> String {
     out
 }
 
+/// A piece of a job's or step's outcome as the page shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    /// The address of an export's file (`/api/exports/{id}`): a download link.
+    Download(String),
+}
+
+/// Where an export's file is served; a result naming such an address offers it for download.
+const EXPORTS: &str = "/api/exports/";
+
+/// An outcome split into text and download links (`Exported 3 job(s): /api/exports/…`).
+pub fn outcome(text: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(EXPORTS) {
+        let len = rest[at..]
+            .find(char::is_whitespace)
+            .unwrap_or(rest.len() - at);
+        let before = rest[..at].trim_end();
+        let before = before.strip_suffix(':').unwrap_or(before);
+        if !before.is_empty() {
+            pieces.push(Piece::Text(before.to_owned()));
+        }
+        pieces.push(Piece::Download(rest[at..at + len].to_owned()));
+        rest = &rest[at + len..];
+    }
+    if !rest.trim().is_empty() {
+        pieces.push(Piece::Text(rest.to_owned()));
+    }
+    pieces
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exports_address_becomes_a_download_and_other_text_stays() {
+        let id = "01938a3c-0000-7000-8000-000000000001";
+        assert_eq!(
+            outcome(&format!("Exported 3 job(s): /api/exports/{id}")),
+            [
+                Piece::Text("Exported 3 job(s)".into()),
+                Piece::Download(format!("/api/exports/{id}"))
+            ]
+        );
+        assert_eq!(
+            outcome("Deleted 2 ended job(s)"),
+            [Piece::Text("Deleted 2 ended job(s)".into())]
+        );
+        assert_eq!(
+            outcome(&format!("/api/exports/{id} then more")),
+            [
+                Piece::Download(format!("/api/exports/{id}")),
+                Piece::Text(" then more".into())
+            ]
+        );
+        assert!(outcome("").is_empty());
+    }
 
     #[test]
     fn durations_read_naturally() {

@@ -147,3 +147,19 @@ pub fn ErrorNote(error: crate::api::AppError) -> impl IntoView {
     }
     view! { <p class="error" role="alert">{error.to_string()}</p> }
 }
+
+/// What a job or step reports about how it went (a command's counts, why it failed), with an
+/// export's file offered as a download link.
+#[component]
+pub fn Outcome(text: String) -> impl IntoView {
+    format::outcome(&text)
+        .into_iter()
+        .map(|piece| match piece {
+            format::Piece::Text(t) => view! { <span>{t}</span> }.into_any(),
+            format::Piece::Download(href) => view! {
+                " "<a class="download" href=href download="">"Download the file"</a>
+            }
+            .into_any(),
+        })
+        .collect_view()
+}

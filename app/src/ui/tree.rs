@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::format;
 use super::jobs::Progress;
-use super::ErrorNote;
+use super::{ErrorNote, Outcome};
 use crate::api::get_job;
 use crate::domain::{Status, StepNode};
 
@@ -227,6 +227,7 @@ fn StepItem(node: Memo<Option<StepNode>>, level: u32) -> impl IntoView {
     let end = move || step.with(|s| s.as_ref().and_then(|s| s.end_time));
     let step_type = move || step.with(|s| s.as_ref().map_or("", |s| s.step_type.as_str()));
     let progress = move || step.with(|s| s.as_ref().and_then(|s| s.progress));
+    let result = Memo::new(move |_| step.with(|s| s.as_ref().and_then(|s| s.result.clone())));
     let now = super::live::use_now();
     // A live update draws the tree again: the row the keyboard was on is replaced, and the focus
     // would fall to the page. Its successor takes it back, unless the person has since put the
@@ -275,6 +276,12 @@ fn StepItem(node: Memo<Option<StepNode>>, level: u32) -> impl IntoView {
                 <span class="time dur">{move || format::duration(start, end().unwrap_or_else(|| now.get()))}</span>
                 {move || view! { <Progress value=progress()/> }}
             </div>
+            // What the step reported as it ended (an internal command's outcome, or why it failed).
+            {move || result.get().map(|text| view! {
+                <div class="step-outcome" style=format!("--depth: {}", level - 1) data-testid="step-outcome">
+                    <Outcome text/>
+                </div>
+            })}
             <Show when=move || has_children.get() && expanded.get()>
                 <ul role="group" class="steps">
                     <StepItems nodes=children.into() level=level + 1 parent=Some(id)/>

@@ -42,6 +42,8 @@ pub struct Capabilities {
 #[derive(Serialize, ToSchema)]
 pub struct Limits {
     pub description_max_chars: usize,
+    /// Longest `result` an end may carry (how the job or step went), after trimming.
+    pub result_max_chars: usize,
     pub step_depth_max: i32,
     pub steps_per_job_max: i32,
     pub page_size_max: i64,
@@ -64,6 +66,7 @@ pub async fn capabilities(_caller: Authenticated) -> Json<Capabilities> {
         commands: registry(),
         limits: Limits {
             description_max_chars: limits::MAX_DESCRIPTION_CHARS,
+            result_max_chars: limits::MAX_DESCRIPTION_CHARS,
             step_depth_max: limits::MAX_STEP_DEPTH,
             steps_per_job_max: limits::MAX_STEPS_PER_JOB,
             page_size_max: limits::MAX_PAGE_SIZE,

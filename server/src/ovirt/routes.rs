@@ -679,6 +679,7 @@ pub async fn end_job(
         status: None,
         succeeded: Some(action.succeeded.unwrap_or(true)),
         force: action.force.unwrap_or(false),
+        result: None,
     };
     state
         .engine
@@ -852,6 +853,7 @@ pub async fn end_step(
         force: action.force.unwrap_or(false),
         step_type: None,
         fail_job: None,
+        result: None,
     };
     state
         .engine

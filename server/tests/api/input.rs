@@ -550,6 +550,7 @@ async fn capabilities_report_the_limits(pool: PgPool) {
     let app = spawn_app(pool).await;
     let caps = expect_status(app.get("/api/capabilities").await, 200).await;
     assert_eq!(caps["limits"]["description_max_chars"], 4000);
+    assert_eq!(caps["limits"]["result_max_chars"], 4000);
     assert_eq!(caps["limits"]["step_depth_max"], 32);
     assert_eq!(caps["limits"]["steps_per_job_max"], 100000);
     assert_eq!(caps["limits"]["page_size_max"], 500);

@@ -849,3 +849,117 @@ async fn a_step_may_be_added_with_its_progress(pool: PgPool) {
     let all = expect_status(app.get(&url).await, 200).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 4);
 }
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_plug_in_says_how_a_step_and_a_job_went_as_it_ends_them(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = app.add_job("backup of vm-7").await;
+    let copy = app.add_top_step(&job, "copy disks").await;
+    let other = app.add_top_step(&job, "register").await;
+
+    // Bad words are refused naming the field, and nothing changes.
+    for bad in [json!(""), json!("   "), json!("x".repeat(4001)), json!(7)] {
+        expect_problem(
+            app.end_step(&job, &copy, json!({ "status": "failed", "result": bad }))
+                .await,
+            400,
+            "result",
+        )
+        .await;
+    }
+    assert_eq!(app.step(&job, &copy).await["status"], "started");
+    assert_eq!(app.job(&job).await["status"], "started");
+
+    // A failure with its reason: kept on the step (trimmed), the job fails as always.
+    let failed = expect_status(
+        app.end_step(
+            &job,
+            &copy,
+            json!({ "status": "failed", "result": "  no space left on datastore-2 \n" }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(failed["result"], "no space left on datastore-2");
+    assert_eq!(
+        app.step(&job, &copy).await["result"],
+        "no space left on datastore-2"
+    );
+    assert_eq!(app.step(&job, &other).await["status"], "failed");
+    assert!(app.step(&job, &other).await.get("result").is_none());
+
+    // A retry of the same end changes nothing, whatever it says; a forced correction does.
+    let retried = expect_status(
+        app.end_step(
+            &job,
+            &copy,
+            json!({ "status": "failed", "result": "other words" }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(retried["result"], "no space left on datastore-2");
+    let corrected = expect_status(
+        app.end_step(
+            &job,
+            &copy,
+            json!({ "status": "aborted", "force": true, "result": "cancelled by the operator" }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (corrected["status"].as_str(), corrected["result"].as_str()),
+        (Some("aborted"), Some("cancelled by the operator"))
+    );
+
+    // A job's end says how it went too, through the same rules.
+    let job2 = app.add_job("import template").await;
+    expect_problem(
+        app.end_job(&job2, json!({ "status": "finished", "result": "" }))
+            .await,
+        400,
+        "result",
+    )
+    .await;
+    let ended = expect_status(
+        app.end_job(
+            &job2,
+            json!({ "status": "finished", "result": "imported 3 disks" }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(ended["result"], "imported 3 disks");
+    let again = expect_status(
+        app.end_job(&job2, json!({ "succeeded": true, "result": "said again" }))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(again["result"], "imported 3 disks");
+    // An end without words keeps what was said.
+    let forced = expect_status(
+        app.end_job(&job2, json!({ "status": "failed", "force": true }))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (forced["status"].as_str(), forced["result"].as_str()),
+        (Some("failed"), Some("imported 3 disks"))
+    );
+    // The event stream carries it like any change.
+    let events: i64 = sqlx::query_scalar(
+        "select count(*) from event where job_id = $1::uuid and data::text like '%imported 3 disks%'",
+    )
+    .bind(id(&job2))
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(events >= 1);
+}
