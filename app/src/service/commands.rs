@@ -783,6 +783,9 @@ impl CommandRunner {
                     "progress",
                     "step_start_time",
                     "step_end_time",
+                    // Last, so that the columns before keep their places for existing readers.
+                    "job_result",
+                    "step_result",
                 ])
                 .map_err(|e| fail(&e))?;
                 Sink::Csv(Box::new(w))
@@ -832,9 +835,11 @@ impl CommandRunner {
                                 job.start_time.to_rfc3339(),
                                 time(job.end_time),
                             ];
+                            let job_result = job.result.clone().unwrap_or_default();
                             if mine.is_empty() {
                                 let mut row = job_cols.to_vec();
                                 row.extend(std::iter::repeat_n(String::new(), 9));
+                                row.extend([job_result.clone(), String::new()]);
                                 w.write_record(&row).map_err(|e| fail(&e))?;
                             }
                             for s in mine {
@@ -849,6 +854,8 @@ impl CommandRunner {
                                     s.progress.map(|p| p.to_string()).unwrap_or_default(),
                                     s.start_time.to_rfc3339(),
                                     time(s.end_time),
+                                    job_result.clone(),
+                                    s.result.clone().unwrap_or_default(),
                                 ]);
                                 w.write_record(&row).map_err(|e| fail(&e))?;
                             }

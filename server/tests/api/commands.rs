@@ -374,7 +374,24 @@ async fn cleanup_deletes_only_ended_jobs_old_enough(pool: PgPool) {
 async fn exports_are_downloadable_by_their_owner_in_jsonl_and_csv(pool: PgPool) {
     let app = spawn_app(pool).await;
     let job = app.add_job("exported \"quoted\", with comma").await;
-    app.add_top_step(&job, "s1").await;
+    let s1 = app.add_top_step(&job, "s1").await;
+    // What the plug-in said as it ended the step and the job goes out with them.
+    expect_status(
+        app.end_step(
+            &job,
+            &s1,
+            json!({ "status": "failed", "fail_job": false, "result": "disk gone" }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    expect_status(
+        app.end_job(&job, json!({ "status": "failed", "result": "gave up" }))
+            .await,
+        200,
+    )
+    .await;
     for (format, check) in [
         ("jsonl", "\"description\":\"s1\""),
         ("csv", "\"exported \"\"quoted\"\", with comma\""),
@@ -403,8 +420,19 @@ async fn exports_are_downloadable_by_their_owner_in_jsonl_and_csv(pool: PgPool) 
             assert_eq!(text.lines().count(), 1);
             let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
             assert_eq!(line["steps"][0]["description"], "s1");
+            assert_eq!(line["result"], "gave up");
+            assert_eq!(line["steps"][0]["result"], "disk gone");
         } else {
             assert_eq!(text.lines().count(), 2, "a header and a row per step");
+            let header = text.lines().next().unwrap();
+            assert!(
+                header.ends_with(",step_end_time,job_result,step_result"),
+                "{header}"
+            );
+            assert!(
+                text.lines().nth(1).unwrap().ends_with(",gave up,disk gone"),
+                "{text}"
+            );
         }
         let (_, other) = app
             .user_with_roles(&format!("other-{format}"), &["TaskViewer"])
