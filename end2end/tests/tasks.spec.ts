@@ -532,3 +532,29 @@ test('what a plug-in or an administrator says as they end a step or a job shows 
   await expect(page.getByTestId('job-outcome')).toHaveText('datastore-2 is being replaced');
   expect((await admin.get(`/api/jobs/${job.id}`)).result).toBe('datastore-2 is being replaced');
 });
+
+test("on a job's page a long step description wraps to be read whole, where the list cuts it short", async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const description = unique('wrap');
+  const job = await admin.post('/api/jobs', { description });
+  const long = 'Copy disk data-volume-of-the-reporting-database.qcow2 from datastore-2 to the backup domain';
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: long, type: 'executing' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await signIn(page);
+  await page.goto(`/jobs/${job.id}`);
+  const desc = page.getByTestId('step-row').locator('.desc');
+  await expect(desc).toHaveText(long);
+  const fits = await desc.evaluate((el) => ({ cut: el.scrollWidth > el.clientWidth, height: el.clientHeight }));
+  expect(fits.cut).toBe(false);
+  expect(fits.height).toBeGreaterThan(30);
+
+  // In the list the same step keeps to one line, cut short, with the whole text in its title.
+  await page.goto(`/?q=${encodeURIComponent(description)}`);
+  await jobRow(page, description).focus();
+  await page.keyboard.press('ArrowRight');
+  const inList = page.getByTestId('step-row').locator('.desc');
+  await expect(inList).toHaveAttribute('title', long);
+  const listed = await inList.evaluate((el) => ({ cut: el.scrollWidth > el.clientWidth, height: el.clientHeight }));
+  expect(listed.cut).toBe(true);
+  expect(listed.height).toBeLessThan(30);
+});
