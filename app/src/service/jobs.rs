@@ -264,39 +264,33 @@ impl Engine {
         let mut tx = self.pool.begin().await?;
         let current = lock_job(&mut tx, caller, job_id).await?;
         if current.is_terminal() {
-            if current != status {
-                if !input.force {
-                    return Err(ServiceError::conflict(format!(
-                        "job {job_id} has already ended as {current}; end it with force=true to change that"
-                    )));
-                }
-                // An administrator's correction: the status changes, the end time stays.
-                sqlx::query(
-                    "update job set status = $2, last_updated = now(), result = coalesce($3, result)
-                      where id = $1",
-                )
-                .bind(job_id)
-                .bind(status.as_str())
-                .bind(result)
-                .execute(&mut *tx)
-                .await?;
+            if current == status {
+                // A retry of an end already made changes nothing, whatever it says.
+                let job = fetch_job(&mut tx, job_id).await?;
+                tx.commit().await?;
+                return Ok(job);
             }
-            // A retry of an end already made changes nothing, whatever it says.
+            if !input.force {
+                return Err(ServiceError::conflict(format!(
+                    "job {job_id} has already ended as {current}; end it with force=true to change that"
+                )));
+            }
+            // An administrator's correction: the status changes, the end time stays (below).
         } else {
             let steps_become = if input.force { Status::Aborted } else { status };
             close_running_steps(&mut tx, job_id, steps_become).await?;
-            // The end and what it says, in one change (one event).
-            sqlx::query(
-                "update job set status = $2, end_time = now(), last_updated = now(),
-                        result = coalesce($3, result)
-                  where id = $1",
-            )
-            .bind(job_id)
-            .bind(status.as_str())
-            .bind(result)
-            .execute(&mut *tx)
-            .await?;
         }
+        // The end and what it says, in one change (one event).
+        sqlx::query(
+            "update job set status = $2, end_time = coalesce(end_time, now()), last_updated = now(),
+                    result = coalesce($3, result)
+              where id = $1",
+        )
+        .bind(job_id)
+        .bind(status.as_str())
+        .bind(result)
+        .execute(&mut *tx)
+        .await?;
         let job = fetch_job(&mut tx, job_id).await?;
         tx.commit().await?;
         self.changed();
