@@ -689,6 +689,12 @@ impl CommandRunner {
         total: i64,
     ) -> Result<String> {
         let f = Self::running_filter(&p.filter);
+        // Each job it ends says who ended it and how, for the plug-in's author who finds it ended.
+        let said = crate::domain::Description::parse(&format!(
+            "Ended by {} with EndJobs (job {})",
+            t.actor.username, t.job_id
+        ))
+        .ok();
         let mut done = 0i64;
         let mut skipped = std::collections::HashSet::from([t.job_id]);
         if !f.status.is_empty() {
@@ -702,7 +708,7 @@ impl CommandRunner {
                         status: Some(p.status),
                         succeeded: None,
                         force: false,
-                        result: None,
+                        result: said.clone(),
                     };
                     match self.engine.end_job(&t.actor, id, end).await {
                         Ok(_) => done += 1,

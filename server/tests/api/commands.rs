@@ -125,6 +125,11 @@ async fn end_jobs_previews_then_ends_the_matching_jobs_as_an_internal_job(pool: 
     assert_eq!(app.job(&b).await["status"], "aborted");
     assert_eq!(app.step(&a, &step).await["status"], "aborted");
     assert_eq!(app.job(&other).await["status"], "started");
+    // Each ended job says who ended it and by which run, for its plug-in's author.
+    let said = format!("Ended by {ADMIN} with EndJobs (job {})", id(&job));
+    assert_eq!(app.job(&a).await["result"], said.as_str());
+    assert_eq!(app.job(&b).await["result"], said.as_str());
+    assert!(app.job(&other).await.get("result").is_none());
 }
 
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
