@@ -98,6 +98,11 @@ def test_search_by_status_and_description(connection):
     with pytest.raises(sdk.Error) as refused:
         jobs.list(search="status=running")
     assert "status" in str(refused.value) and "400" in str(refused.value)
+    newest_first = jobs.list(search="description=*%s* sortby start_time desc" % word)
+    assert [j.id for j in newest_first] == [done.id, running.id]
+    with pytest.raises(sdk.Error) as refused:
+        jobs.list(search="description=*%s* sortby start_time asc" % word)
+    assert "newest first" in str(refused.value) and "400" in str(refused.value)
 
 
 def test_get_a_job(connection):

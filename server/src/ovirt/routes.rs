@@ -283,7 +283,7 @@ pub struct ListQuery {
 
 /// The forms of oVirt's job search understood here, for the fault that refuses any other.
 const SEARCH_FORMS: &str =
-    "correlation_id=X, correlation_id!=X, status=X or description=X (* as a wildcard at either end), joined by `and`";
+    "correlation_id=X, correlation_id!=X, status=X or description=X (* as a wildcard at either end), joined by `and`, then `sortby start_time desc` if wanted";
 
 /// oVirt's job search: clauses joined by `and`, each `correlation_id=X`, `correlation_id!=X`,
 /// `status=X` or `description=X` (a description's `*` at either end is the wildcard oVirt's search
@@ -295,7 +295,20 @@ fn parse_search(search: &str) -> Result<JobFilter, String> {
         return Ok(filter);
     }
     let unsupported = || format!("the search `{s}` is not supported; use {SEARCH_FORMS}");
-    for clause in search_clauses(s) {
+    let (clauses, sort) = search_clauses(s);
+    if let Some(sort) = sort {
+        // Jobs are always listed newest first, the keyset order; oVirt's `sortby` may ask for it.
+        let sort = sort.to_ascii_lowercase();
+        if sort != "start_time desc" {
+            return Err(format!(
+                "jobs are listed newest first, `sortby start_time desc`; `sortby {sort}` is not supported"
+            ));
+        }
+        if clauses.len() == 1 && clauses[0].is_empty() {
+            return Ok(filter);
+        }
+    }
+    for clause in clauses {
         let (name, negated, value) = if let Some((n, v)) = clause.split_once("!=") {
             (n, true, v)
         } else if let Some((n, v)) = clause.split_once('=') {
@@ -348,11 +361,16 @@ fn parse_search(search: &str) -> Result<JobFilter, String> {
     Ok(filter)
 }
 
-/// A search's clauses: its words split at each `and` that is not inside double quotes.
-fn search_clauses(s: &str) -> Vec<String> {
+/// A search's clauses: its words split at each `and` that is not inside double quotes; and the
+/// words after a `sortby` outside quotes, if there is one.
+fn search_clauses(s: &str) -> (Vec<String>, Option<String>) {
     let mut clauses = vec![String::new()];
     let mut quoted = false;
-    for word in s.split_whitespace() {
+    let mut words = s.split_whitespace();
+    while let Some(word) = words.next() {
+        if !quoted && word.eq_ignore_ascii_case("sortby") {
+            return (clauses, Some(words.collect::<Vec<_>>().join(" ")));
+        }
         if !quoted && word.eq_ignore_ascii_case("and") {
             clauses.push(String::new());
             continue;
@@ -365,7 +383,7 @@ fn search_clauses(s: &str) -> Vec<String> {
         }
         quoted ^= word.matches('"').count() % 2 == 1;
     }
-    clauses
+    (clauses, None)
 }
 
 /// A list's `max`: none (or oVirt's `-1`) is `None`, the list's own default; otherwise no more
@@ -925,6 +943,22 @@ mod tests {
         assert!(parse_search("correlation_id=a b").is_err());
         assert!(parse_search("owner=admin").is_err());
         assert!(parse_search("correlation_id=a and correlation_id=b").is_err());
+    }
+
+    #[test]
+    fn a_search_may_ask_for_the_order_jobs_are_listed_in() {
+        let f = parse_search("status=started SortBy start_time DESC").unwrap();
+        assert_eq!(f.status, vec![Status::Started]);
+        assert_eq!(
+            parse_search("sortby start_time desc").unwrap(),
+            JobFilter::default()
+        );
+        let f = parse_search(r#"description="a sortby b""#).unwrap();
+        assert_eq!(f.q.as_deref(), Some("a sortby b"));
+        let e = parse_search("status=started sortby start_time").unwrap_err();
+        assert!(e.contains("newest first"), "{e}");
+        assert!(parse_search("sortby description asc").is_err());
+        assert!(parse_search("status=started and sortby start_time desc").is_err());
     }
 
     #[test]
