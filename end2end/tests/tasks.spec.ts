@@ -558,3 +558,22 @@ test("on a job's page a long step description wraps to be read whole, where the 
   expect(listed.cut).toBe(true);
   expect(listed.height).toBeLessThan(30);
 });
+
+test("a job whose plug-in went silent past its lease says why it is unknown, on its page, live", async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const job = await admin.post('/api/jobs', { description: unique('lease'), timeout_seconds: 2 });
+  await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Copy disks', type: 'executing' });
+  await signIn(page);
+  await page.goto(`/jobs/${job.id}`);
+  await expect(page.getByTestId('job-lease')).toHaveText('2 s, renewed by each change or heartbeat from its plug-in');
+  await expect(page.getByTestId('job-outcome')).toHaveText('—');
+
+  // No word from the plug-in: the engine's sweep (every 5 s) makes the job unknown, and the page says why.
+  await expect(page.getByTestId('job-status')).toContainText('Unknown', { timeout: 15_000 });
+  await expect(page.getByTestId('job-outcome')).toContainText('sent no word within its lease of 2 s');
+
+  // Once its plug-in ends it after all, the outcome no longer speaks of the lapse.
+  await admin.post(`/api/jobs/${job.id}/end`, { status: 'finished' }, 200);
+  await expect(page.getByTestId('job-status')).toContainText('Finished');
+  await expect(page.getByTestId('job-outcome')).toHaveText('—');
+});

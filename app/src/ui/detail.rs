@@ -97,16 +97,18 @@ pub fn JobDetail() -> impl IntoView {
 #[component]
 fn JobView(job: Memo<Job>, removed: Signal<bool>) -> impl IntoView {
     let me = use_me();
-    let (id, owner, owner_name, is_external, start, correlation_id) = job.with_untracked(|j| {
-        (
-            j.id,
-            j.owner,
-            j.owner_name.clone(),
-            j.is_external,
-            j.start_time,
-            j.correlation_id.clone(),
-        )
-    });
+    let (id, owner, owner_name, is_external, start, correlation_id, lease) =
+        job.with_untracked(|j| {
+            (
+                j.id,
+                j.owner,
+                j.owner_name.clone(),
+                j.is_external,
+                j.start_time,
+                j.correlation_id.clone(),
+                j.timeout_seconds,
+            )
+        });
     let may_change = me.can(ActionGroup::ManageTasks)
         || (me.can(ActionGroup::InjectExternalTasks) && me.id == owner);
     let status = Memo::new(move |_| job.with(|j| j.status));
@@ -128,16 +130,23 @@ fn JobView(job: Memo<Job>, removed: Signal<bool>) -> impl IntoView {
                 <dt>"Ended"</dt><dd>{move || end.get().map(format::time).unwrap_or_else(|| "—".into())}</dd>
                 <dt>"Correlation id"</dt><dd>{correlation_id.unwrap_or_else(|| "—".into())}</dd>
                 <dt>"Auto-cleared"</dt><dd>{move || if auto_cleared.get() { "Yes" } else { "No" }}</dd>
+                {lease.map(|t| view! {
+                    <dt>"Lease"</dt>
+                    <dd data-testid="job-lease">{format!("{}, renewed by each change or heartbeat from its plug-in", format::seconds(t.into()))}</dd>
+                })}
                 // Blank looked like a value missing; a dash as for the other facts not known yet.
                 <dt>"Progress"</dt><dd>{move || match progress.get() {
                     Some(p) => view! { <Progress value=Some(p)/> }.into_any(),
                     None => view! { "—" }.into_any(),
                 }}</dd>
                 // What a command reports when it ends (counts, its export's file, why it failed),
-                // or what a plug-in said as it ended the job.
+                // or what a plug-in said as it ended the job; else why the engine made it unknown.
                 <dt>"Outcome"</dt><dd data-testid="job-outcome">{move || match result.get() {
                     Some(text) => view! { <Outcome text/> }.into_any(),
-                    None => view! { "—" }.into_any(),
+                    None => match format::unknown_because(status.get(), is_external, lease) {
+                        Some(why) => view! { <span class="muted">{why}</span> }.into_any(),
+                        None => view! { "—" }.into_any(),
+                    },
                 }}</dd>
             </dl>
             <Show when=move || may_change && !removed.get()>

@@ -26,6 +26,47 @@ pub fn duration(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     }
 }
 
+/// A length of time given in whole seconds, as people say it: `45 s`, `10 min`, `1 h 30 min`.
+pub fn seconds(n: i64) -> String {
+    let n = n.max(0);
+    if n == 0 {
+        return "0 s".into();
+    }
+    let parts = [
+        (n / 86_400, "d"),
+        (n % 86_400 / 3600, "h"),
+        (n % 3600 / 60, "min"),
+        (n % 60, "s"),
+    ];
+    parts
+        .iter()
+        .filter(|(v, _)| *v > 0)
+        .map(|(v, unit)| format!("{v} {unit}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Why a job stands `unknown` when nobody said so in its outcome: only the engine puts a job there,
+/// when a plug-in's lease lapses or when the Stepwise process running a command stops.
+pub fn unknown_because(status: Status, is_external: bool, lease: Option<i32>) -> Option<String> {
+    if status != Status::Unknown {
+        return None;
+    }
+    match (is_external, lease) {
+        (true, Some(lease)) => Some(format!(
+            "Its plug-in sent no word within its lease of {}, so Stepwise no longer knows how it \
+             is going. The plug-in, or someone allowed to, can still end it.",
+            seconds(lease.into())
+        )),
+        (true, None) => None,
+        (false, _) => Some(
+            "The Stepwise process running this command stopped before the command ended. \
+             Run it again if its work is still wanted."
+                .into(),
+        ),
+    }
+}
+
 /// A symbol, a word and a CSS class for a status.
 pub fn status(status: Status) -> (&'static str, &'static str, &'static str) {
     match status {
@@ -118,6 +159,30 @@ mod tests {
         assert_eq!(duration(t0, at(4)), "4.0 s");
         assert_eq!(duration(t0, at(125)), "2 min 05 s");
         assert_eq!(duration(t0, at(3 * 3600 + 240)), "3 h 04 min");
+    }
+
+    #[test]
+    fn a_lease_reads_as_people_say_it() {
+        for (n, text) in [
+            (0, "0 s"),
+            (45, "45 s"),
+            (600, "10 min"),
+            (5400, "1 h 30 min"),
+            (86_400 + 61, "1 d 1 min 1 s"),
+        ] {
+            assert_eq!(seconds(n), text);
+        }
+    }
+
+    #[test]
+    fn only_a_job_the_engine_made_unknown_is_explained() {
+        let lapsed = unknown_because(Status::Unknown, true, Some(90)).unwrap();
+        assert!(lapsed.contains("lease of 1 min 30 s"), "{lapsed}");
+        let stopped = unknown_because(Status::Unknown, false, None).unwrap();
+        assert!(stopped.contains("process running this command stopped"));
+        assert_eq!(unknown_because(Status::Started, true, Some(90)), None);
+        assert_eq!(unknown_because(Status::Failed, false, None), None);
+        assert_eq!(unknown_because(Status::Unknown, true, None), None);
     }
 
     #[test]
