@@ -561,7 +561,8 @@ test("on a job's page a long step description wraps to be read whole, where the 
 
 test("a job whose plug-in went silent past its lease says why it is unknown, on its page, live", async ({ page, request }) => {
   const admin = api(request, await token(request));
-  const job = await admin.post('/api/jobs', { description: unique('lease'), timeout_seconds: 2 });
+  const description = unique('lease');
+  const job = await admin.post('/api/jobs', { description, timeout_seconds: 2 });
   await admin.post(`/api/jobs/${job.id}/steps`, { description: 'Copy disks', type: 'executing' });
   await signIn(page);
   await page.goto(`/jobs/${job.id}`);
@@ -571,6 +572,11 @@ test("a job whose plug-in went silent past its lease says why it is unknown, on 
   // No word from the plug-in: the engine's sweep (every 5 s) makes the job unknown, and the page says why.
   await expect(page.getByTestId('job-status')).toContainText('Unknown', { timeout: 15_000 });
   await expect(page.getByTestId('job-outcome')).toContainText('sent no word within its lease of 2 s');
+  // In the list, its status says the same to a pointer resting on it.
+  await page.goto(`/?q=${encodeURIComponent(description)}`);
+  await expect(jobRow(page, description).locator('.status').first())
+    .toHaveAttribute('title', /sent no word within its lease of 2 s/);
+  await page.goto(`/jobs/${job.id}`);
 
   // Once its plug-in ends it after all, the outcome no longer speaks of the lapse.
   await admin.post(`/api/jobs/${job.id}/end`, { status: 'finished' }, 200);

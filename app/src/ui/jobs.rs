@@ -364,6 +364,14 @@ fn JobRow(
     let (owner, is_external, start) =
         job.with_untracked(|j| (j.owner_name.clone(), j.is_external, j.start_time));
     let status = move || format::status(job.with(|j| j.status));
+    // Hovering an unknown job tells why the engine holds it so, as its page does.
+    let status_title = move || {
+        job.with(|j| {
+            format::unknown_because(j.status, j.is_external, j.timeout_seconds)
+                .filter(|_| j.result.is_none())
+                .unwrap_or_else(|| format::status(j.status).1.to_owned())
+        })
+    };
     let description = move || job.with(|j| j.description.clone());
     let end = move || job.with(|j| j.end_time);
     let now = super::live::use_now();
@@ -379,7 +387,7 @@ fn JobRow(
                     on:click=move |_| toggle()>
                     {move || if expanded.get() { "▾" } else { "▸" }}
                 </button>
-                <span class=move || format!("status {}", status().2) title=move || status().1>
+                <span class=move || format!("status {}", status().2) title=status_title>
                     <span aria-hidden="true">{move || status().0}</span>" "{move || status().1}
                 </span>
                 <a class="desc" href=format!("/jobs/{id}") title=description>{description}</a>
