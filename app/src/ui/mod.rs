@@ -13,7 +13,7 @@ mod signin;
 mod tree;
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::components::{Redirect, Route, Router, Routes, A};
 use leptos_router::path;
 
 use crate::api::{current_user, sign_out};
@@ -104,7 +104,9 @@ fn Shell(me: Me) -> impl IntoView {
             <button type="button" class="link" on:click=do_sign_out>"Sign out"</button>
         </header>
         <main class="page" id="content" tabindex="-1" node_ref=content>
-            <Routes fallback=|| view! { <p>"There is no such page."</p> }>
+            <Routes fallback=|| view! {
+                <p data-testid="no-such-page">"There is no such page. "<a href="/">"Go to the jobs"</a>"."</p>
+            }>
                 <Route path=path!("/") view=jobs::JobsPage/>
                 <Route path=path!("/jobs/:id") view=detail::JobDetail/>
                 <Route path=path!("/admin/users") view=admin::UsersPage/>
@@ -113,6 +115,13 @@ fn Shell(me: Me) -> impl IntoView {
                 <Route path=path!("/admin/audit") view=admin::AuditPage/>
                 <Route path=path!("/account") view=account::AccountPage/>
                 <Route path=path!("/settings") view=settings::SettingsPage/>
+                // Addresses people type from the navigation's words lead to its pages.
+                <Route path=path!("/jobs") view=|| view! { <Redirect path="/"/> }/>
+                <Route path=path!("/tasks") view=|| view! { <Redirect path="/"/> }/>
+                <Route path=path!("/users") view=|| view! { <Redirect path="/admin/users"/> }/>
+                <Route path=path!("/roles") view=|| view! { <Redirect path="/admin/roles"/> }/>
+                <Route path=path!("/tokens") view=|| view! { <Redirect path="/admin/tokens"/> }/>
+                <Route path=path!("/audit") view=|| view! { <Redirect path="/admin/audit"/> }/>
             </Routes>
         </main>
     }
