@@ -141,3 +141,20 @@ test('the engine\'s own user is shown as built-in, with nothing to change, and c
   await expect(owner.locator('option', { hasText: ADMIN })).toHaveCount(1);
   await expect(owner.locator('option', { hasText: 'stepwise-engine' })).toHaveCount(0);
 });
+
+test("the Users page does not offer what the server refuses on one's own row: disabling oneself, taking one's SuperUser", async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const name = unique('deputy').replace(' ', '-');
+  const deputy = await admin.post('/api/users', { username: name, password: 'deputy-password' });
+  await admin.put(`/api/users/${deputy.id}/roles/SuperUser`);
+  await signIn(page);
+  await page.getByRole('link', { name: 'Users' }).click();
+  const mine = page.locator('[data-testid=user-row][data-username="admin"]');
+  const theirs = page.locator(`[data-testid=user-row][data-username="${name}"]`);
+  await expect(theirs.getByRole('button', { name: `Take SuperUser from ${name}` })).toBeVisible();
+  await expect(theirs.getByRole('button', { name: 'Disable' })).toBeVisible();
+  await expect(mine).toContainText('SuperUser');
+  await expect(mine.getByRole('button', { name: 'Set password…' })).toBeVisible();
+  await expect(mine.getByRole('button', { name: 'Take SuperUser from admin' })).toHaveCount(0);
+  await expect(mine.getByRole('button', { name: 'Disable' })).toHaveCount(0);
+});

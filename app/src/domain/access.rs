@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// The shipped role holding every action group; nobody may take it from themselves.
+pub const SUPER_USER: &str = "SuperUser";
+
 /// A permission: what a role lets its holders do.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,

@@ -432,7 +432,7 @@ impl Engine {
             .execute(&mut *tx)
             .await?;
         } else {
-            if user_id == caller.user_id && role_name == "SuperUser" {
+            if user_id == caller.user_id && role_name == crate::domain::SUPER_USER {
                 return Err(ServiceError::conflict(
                     "you cannot take the SuperUser role from yourself",
                 ));

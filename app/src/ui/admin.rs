@@ -9,7 +9,7 @@ use crate::api::{
     change_role, create_role, create_token, create_user, delete_role, list_audit, list_roles,
     list_tokens, list_users, reset_password, revoke_token, set_user_disabled, set_user_role,
 };
-use crate::domain::{ActionGroup, Role, User};
+use crate::domain::{ActionGroup, Role, User, SUPER_USER};
 
 /// Run a server call and report in words.
 fn report<T: 'static>(
@@ -90,6 +90,9 @@ fn UserRow(
     let disabled = user.disabled;
     let builtin = user.builtin;
     let name = user.username.clone();
+    // The server refuses to let anyone disable themselves or take SuperUser from themselves (the
+    // last door must not lock by accident), so their own row does not offer those.
+    let is_me = super::use_me().id == id;
     let attach = move |ev: leptos::ev::Event| {
         let role = event_target_value(&ev);
         if !role.is_empty() {
@@ -129,10 +132,13 @@ fn UserRow(
             <td>
                 {user.roles.iter().map(|r| {
                     let role = r.clone();
+                    let kept = is_me && r == SUPER_USER;
                     view! {
                         <span class="chip">{r.clone()}
-                            <button type="button" class="link" aria-label=format!("Take {} from {}", r, name)
-                                on:click=move |_| report(status, reload, "Role taken away.", set_user_role(id, role.clone(), false))>"×"</button>
+                            {(!kept).then(|| view! {
+                                <button type="button" class="link" aria-label=format!("Take {} from {}", r, name)
+                                    on:click=move |_| report(status, reload, "Role taken away.", set_user_role(id, role.clone(), false))>"×"</button>
+                            })}
                         </span>
                     }
                 }).collect_view()}
@@ -164,10 +170,12 @@ fn UserRow(
                                 <button type="button" on:click=move |_| { new_password.set(String::new()); setting.set(false); }>"Cancel"</button>
                             </form>
                         </Show>
-                        <button type="button" on:click=move |_| report(status, reload,
-                            if disabled { "User enabled." } else { "User disabled." }, set_user_disabled(id, !disabled))>
-                            {if disabled { "Enable" } else { "Disable" }}
-                        </button>
+                        {(!is_me).then(|| view! {
+                            <button type="button" on:click=move |_| report(status, reload,
+                                if disabled { "User enabled." } else { "User disabled." }, set_user_disabled(id, !disabled))>
+                                {if disabled { "Enable" } else { "Disable" }}
+                            </button>
+                        })}
                     </div></td>
                 }.into_any()
             }}
