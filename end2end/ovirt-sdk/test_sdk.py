@@ -103,6 +103,11 @@ def test_search_by_status_and_description(connection):
     with pytest.raises(sdk.Error) as refused:
         jobs.list(search="description=*%s* sortby start_time asc" % word)
     assert "newest first" in str(refused.value) and "400" in str(refused.value)
+    first_page = jobs.list(search="description=*%s* sortby start_time desc page 1" % word, max=1)
+    assert [j.id for j in first_page] == [done.id]
+    with pytest.raises(sdk.Error) as refused:
+        jobs.list(search="description=*%s* page 2" % word, max=1)
+    assert "first page only" in str(refused.value) and "400" in str(refused.value)
 
 
 def test_get_a_job(connection):

@@ -295,7 +295,26 @@ fn parse_search(search: &str) -> Result<JobFilter, String> {
         return Ok(filter);
     }
     let unsupported = || format!("the search `{s}` is not supported; use {SEARCH_FORMS}");
-    let (clauses, sort) = search_clauses(s);
+    // oVirt's paging, `page N` at the very end: the list answers its first page (of `max` jobs).
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let s = match words.as_slice() {
+        [.., page, n]
+            if page.eq_ignore_ascii_case("page") && n.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            if n.trim_start_matches('0') != "1" {
+                return Err(format!(
+                    "`page {n}`: this list answers the first page only (as many jobs as `max` asks); \
+                     the native API's cursor pages (GET /api/jobs?cursor=) go further"
+                ));
+            }
+            words[..words.len() - 2].join(" ")
+        }
+        _ => s.to_owned(),
+    };
+    if s.is_empty() {
+        return Ok(filter);
+    }
+    let (clauses, sort) = search_clauses(&s);
     if let Some(sort) = sort {
         // Jobs are always listed newest first, the keyset order; oVirt's `sortby` may ask for it.
         let sort = sort.to_ascii_lowercase();
@@ -959,6 +978,18 @@ mod tests {
         assert!(e.contains("newest first"), "{e}");
         assert!(parse_search("sortby description asc").is_err());
         assert!(parse_search("status=started and sortby start_time desc").is_err());
+    }
+
+    #[test]
+    fn a_search_may_ask_for_the_first_page_only() {
+        let f = parse_search("status=failed sortby start_time desc page 1").unwrap();
+        assert_eq!(f.status, vec![Status::Failed]);
+        assert_eq!(parse_search("page 1").unwrap(), JobFilter::default());
+        let e = parse_search("status=failed page 2").unwrap_err();
+        assert!(e.contains("first page only") && e.contains("cursor"), "{e}");
+        assert!(parse_search("page 0").is_err());
+        let f = parse_search(r#"description="turn the page" and status=failed"#).unwrap();
+        assert_eq!(f.q.as_deref(), Some("turn the page"));
     }
 
     #[test]
