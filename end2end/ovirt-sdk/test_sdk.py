@@ -8,11 +8,27 @@ import pytest
 import ovirtsdk4 as sdk
 import ovirtsdk4.types as types
 
-from conftest import PASSWORD, connect, native_token, rest
+from conftest import BASE, PASSWORD, connect, native_token, rest
 
 
 def test_connect_and_test(connection):
     assert connection.test(raise_exception=True)
+
+
+def test_a_url_given_with_a_trailing_slash_works_too():
+    # The SDK joins "…/ovirt-engine/api/" and "/jobs" into "…/api//jobs".
+    c = sdk.Connection(url=BASE + "/ovirt-engine/api/", username="admin@internal", password=PASSWORD)
+    try:
+        assert c.test(raise_exception=True)
+        jobs = c.system_service().jobs_service()
+        job = jobs.add(types.Job(description="added through a URL ending in a slash"))
+        step = jobs.job_service(job.id).steps_service().add(
+            types.Step(description="copying", type=types.StepEnum.EXECUTING)
+        )
+        assert [s.id for s in c.follow_link(job.steps)] == [step.id]
+        assert job.id in [j.id for j in jobs.list(search="status=started")]
+    finally:
+        c.close()
 
 
 def test_the_root_reports_the_api_version_plug_ins_compare(connection):

@@ -17,6 +17,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower::util::MapRequestLayer;
+use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -132,9 +134,8 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
+        // Paths are made clean before the router picks a route (`http::normalize_api_path`).
+        let router = self.router;
         let stop = self.stop;
         let stopped = stop.subscribe();
         let shutdown = async move {
@@ -143,6 +144,10 @@ impl Application {
             let _ = stop.send(true);
         };
         let Some(tls) = self.tls else {
+            let service =
+                axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                    SocketAddr,
+                >(MapRequestLayer::new(http::normalize_api_path).layer(router));
             return axum::serve(self.listener, service)
                 .with_graceful_shutdown(shutdown)
                 .await
@@ -162,7 +167,11 @@ impl Application {
         drop(stopped);
         axum_server::from_tcp_rustls(self.listener.into_std()?, tls.config)?
             .handle(handle)
-            .serve(service)
+            .serve(
+                axum::ServiceExt::<_>::into_make_service_with_connect_info::<SocketAddr>(
+                    MapRequestLayer::new(http::normalize_api_path).layer(router),
+                ),
+            )
             .await
             .context("the server stopped with an error")
     }

@@ -123,6 +123,38 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A path under `/api` or `/ovirt-engine` with a run of slashes, or a trailing one, is taken as the
+/// same path without them, as most web servers take it: the oVirt SDK given its URL with a trailing
+/// slash (`http://host/ovirt-engine/api/`) joins it into `…/api//jobs`, and a plug-in may build
+/// `…/api/jobs/`. Both used to be a 404 on every call. The UI's own paths are left as they are.
+/// Applied before routing (`startup`), so the route that answers is the one the clean path names.
+pub fn normalize_api_path<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
+    let path = req.uri().path();
+    let under_api = path.starts_with("/api/") || path.starts_with("/ovirt-engine/");
+    if !under_api || !(path.contains("//") || path.ends_with('/')) {
+        return req;
+    }
+    let mut clean = String::with_capacity(path.len() + 1);
+    for segment in path.split('/').filter(|segment| !segment.is_empty()) {
+        clean.push('/');
+        clean.push_str(segment);
+    }
+    if let Some(query) = req.uri().query() {
+        clean.push('?');
+        clean.push_str(query);
+    }
+    let mut parts = req.uri().clone().into_parts();
+    // Made of the parts of a path and query that parsed already, so it parses; should it not, the
+    // request goes on as it came.
+    if let Ok(path_and_query) = clean.parse() {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
 /// The UI's server functions, with the engine and the signed-in caller (from the session cookie) in
 /// their context. A request riding on the cookie must come from our own pages.
 async fn server_fn(State(state): State<AppState>, req: Request) -> Response {

@@ -16,7 +16,6 @@ pub fn router() -> Router<AppState> {
         .route("/ovirt-engine/sso/oauth/token", post(sso::token))
         .route("/ovirt-engine/services/sso-logout", post(sso::logout))
         .route("/ovirt-engine/api", get(routes::root))
-        .route("/ovirt-engine/api/", get(routes::root))
         .route(
             "/ovirt-engine/api/jobs",
             get(routes::list_jobs).post(routes::add_job),

@@ -633,3 +633,56 @@ async fn times_outside_the_calendar_are_refused_naming_the_field(pool: PgPool) {
     )
     .await;
 }
+
+/// A base URL given with a trailing slash (the oVirt SDK joins `…/ovirt-engine/api/` and `/jobs`
+/// into `…/api//jobs`), or a path built with one too many, names the same route; the UI's own
+/// paths are not touched.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn doubled_and_trailing_slashes_under_the_apis_name_the_same_route(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let job = expect_status(
+        app.post("/api/jobs/", &json!({ "description": "slash" }))
+            .await,
+        201,
+    )
+    .await;
+    let read = expect_status(app.get(&format!("/api//jobs/{}/", id(&job))).await, 200).await;
+    assert_eq!(read["description"], "slash");
+    let listed = expect_status(app.get("/api/jobs/?limit=1").await, 200).await;
+    assert_eq!(listed["items"][0]["id"], job["id"], "{listed}");
+    for path in [
+        "/ovirt-engine/api/",
+        "/ovirt-engine/api//jobs",
+        &format!("/ovirt-engine/api//jobs/{}/steps/", id(&job)),
+    ] {
+        let response = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&app.token)
+            .header("accept", "application/xml")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let text = response.text().await.unwrap();
+        assert!(!text.contains("<fault>"), "{path}: {text}");
+    }
+    let listed = app
+        .client
+        .get(app.url("/ovirt-engine/api//jobs"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains(id(&job)), "{listed}");
+    // `/api/` is the API's, not the UI's: a problem, not the page.
+    let response = app.get("/api/").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+}

@@ -121,6 +121,9 @@ async fn the_server_speaks_https_over_http2_and_http1_and_not_plain_http(pool: P
         }
     }
     assert!(seen.contains(id(&job)), "{seen}");
+    // A base URL given with a trailing slash is the same route here too.
+    let response = app.get(&format!("/api//jobs/{}/", id(&job))).await;
+    assert_eq!(response.status(), 200);
 
     // HTTP/1.1, as clients without HTTP/2 speak it.
     let http1 = client_trusting(&pem, true);
