@@ -300,11 +300,17 @@ pub fn end_status(
     }
 }
 
-/// Filters of the jobs list (and of the bulk commands).
+/// Filters of the jobs list (and of the bulk commands). In a command's parameters they are taken in
+/// the forms the list's query takes them too: `status` as one string of names separated by commas,
+/// a time bound as a date.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobFilter {
     /// Any of these statuses; empty means all.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "statuses"
+    )]
     pub status: Vec<Status>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<bool>,
@@ -322,10 +328,77 @@ pub struct JobFilter {
     /// A user id or user name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "time_or_date"
+    )]
     pub started_after: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "time_or_date"
+    )]
     pub started_before: Option<DateTime<Utc>>,
+}
+
+/// Statuses: a list (`["failed", "aborted"]`), or one string of them separated by commas
+/// (`"failed,aborted"`), as the list's `status` query takes them.
+fn statuses<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<Status>, D::Error> {
+    struct Statuses;
+    impl<'de> serde::de::Visitor<'de> for Statuses {
+        type Value = Vec<Status>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of statuses, or one string of them separated by commas")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<Vec<Status>, E> {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Status::parse_ignore_case(s).map_err(E::custom))
+                .collect()
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Vec<Status>, A::Error> {
+            let mut all = Vec::new();
+            while let Some(status) = seq.next_element()? {
+                all.push(status);
+            }
+            Ok(all)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Vec<Status>, E> {
+            Ok(Vec::new()) // `null`: no such filter
+        }
+    }
+    de.deserialize_any(Statuses)
+}
+
+/// An RFC 3339 time, or a date meaning its midnight UTC; empty (an empty form field) or `null` is
+/// no bound; anything else is refused saying so.
+pub fn time_or_date<'de, D: Deserializer<'de>>(de: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(raw) = Option::<String>::deserialize(de)? else {
+        return Ok(None);
+    };
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    // An offset's `+` sent unencoded in a query string arrives as a space.
+    if let Ok(t) = DateTime::parse_from_rfc3339(&raw.replace(' ', "+")) {
+        return Ok(Some(t.with_timezone(&Utc)));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return Ok(Some(d.and_time(chrono::NaiveTime::MIN).and_utc()));
+    }
+    Err(serde::de::Error::custom(format!(
+        "`{raw}` is not a time as RFC 3339 (2026-11-28T12:00:00Z) or a date (2026-11-28)"
+    )))
 }
 
 #[cfg(test)]

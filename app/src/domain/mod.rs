@@ -7,6 +7,7 @@ mod job;
 pub mod limits;
 mod settings;
 mod tree;
+pub mod wording;
 
 pub use access::*;
 pub use event::*;

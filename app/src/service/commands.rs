@@ -47,7 +47,7 @@ const FILTER: ParameterInfo = ParameterInfo {
     name: "filter",
     kind: "object",
     required: false,
-    description: "The jobs list's filters: status (array), external, q, correlation_id, owner, started_after, started_before",
+    description: "The jobs list's filters: status (a list, or names separated by commas), external, q, correlation_id, owner, started_after and started_before (RFC 3339 times or dates)",
 };
 const DRY_RUN: ParameterInfo = ParameterInfo {
     name: "dry_run",
@@ -197,11 +197,11 @@ enum Command {
 
 fn parse<T: serde::de::DeserializeOwned>(params: serde_json::Value) -> Result<T> {
     serde_path_to_error::deserialize(params).map_err(|e| {
-        let path = e.path().to_string();
-        ServiceError::invalid(
-            if path == "." { "body".to_owned() } else { path },
-            e.into_inner().to_string(),
-        )
+        let (field, message) = crate::domain::wording::json_data_error(
+            &e.path().to_string(),
+            &e.into_inner().to_string(),
+        );
+        ServiceError::invalid(field, message)
     })
 }
 

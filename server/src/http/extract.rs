@@ -1,6 +1,7 @@
 //! Extractors that turn every bad input into a problem naming the field.
 
 use app::api::SESSION_COOKIE;
+use app::domain::wording::{self, json_data_error};
 use app::domain::CorrelationId;
 use app::service::{Caller, IdempotencyKey, Origin};
 use axum::body::Bytes;
@@ -85,53 +86,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if inner.is_syntax() || inner.is_eof() {
             ApiError::field("body", format!("is not valid JSON: {inner}"))
         } else {
-            let message = in_plain_types(strip_position(&inner.to_string()));
-            // A missing field is reported at its parent's path: name the field itself.
-            match (field.as_str(), missing_field(&message)) {
-                (".", Some(name)) => ApiError::field(name, "is required"),
-                (path, Some(name)) => ApiError::field(format!("{path}.{name}"), "is required"),
-                (".", None) => ApiError::field("body", message),
-                (_, None) => ApiError::field(field, message),
-            }
+            let (field, message) = json_data_error(&field, &inner.to_string());
+            ApiError::field(field, message)
         }
     })?;
     de.end()
         .map_err(|e| ApiError::field("body", format!("is not valid JSON: {e}")))?;
     Ok(value)
-}
-
-/// serde names Rust's integer types ("expected i32"); a person expects "a whole number".
-fn in_plain_types(message: String) -> String {
-    if let Some(plain) = plain_uuid(&message) {
-        return plain;
-    }
-    const INTEGERS: [&str; 10] = [
-        "i8", "i16", "i32", "i64", "isize", "u8", "u16", "u32", "u64", "usize",
-    ];
-    match message.rsplit_once(", expected ") {
-        Some((head, ty)) if INTEGERS.contains(&ty) => format!("{head}, expected a whole number"),
-        _ => message,
-    }
-}
-
-/// The uuid crate's words ("UUID parsing failed: invalid length: found 0") as the path's are said.
-fn plain_uuid(message: &str) -> Option<String> {
-    message
-        .starts_with("UUID parsing failed")
-        .then(|| "is not a valid id (a UUID)".to_owned())
-}
-
-/// The name in serde's "missing field `name`".
-fn missing_field(message: &str) -> Option<&str> {
-    message.strip_prefix("missing field `")?.split('`').next()
-}
-
-/// serde_json appends " at line 1 column 9" to data errors; the field name says more.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
-    }
 }
 
 /// Path parameters; a bad one (say, not a UUID) is a 400 naming it.
@@ -207,7 +168,7 @@ fn plain_words(message: String) -> String {
             "is out of range".to_owned()
         }
         "provided string was not `true` or `false`" => "must be `true` or `false`".to_owned(),
-        _ => plain_uuid(&message).unwrap_or(message),
+        _ => wording::plain_uuid(&message).unwrap_or(message),
     }
 }
 

@@ -83,11 +83,11 @@ pub struct ListQuery {
     /// Owner's user id or user name.
     owner: Option<String>,
     /// Inclusive. An RFC 3339 time (`2026-11-28T12:00:00Z`) or a date (`2026-11-28`, its midnight UTC).
-    #[serde(default, deserialize_with = "time_or_date")]
+    #[serde(default, deserialize_with = "app::domain::time_or_date")]
     #[param(value_type = Option<String>, pattern = "^ *([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?([Zz]|[+ -]([01][0-9]|2[0-3]):[0-5][0-9]))?)? *$")]
     started_after: Option<DateTime<Utc>>,
     /// Exclusive. An RFC 3339 time or a date, as `started_after`.
-    #[serde(default, deserialize_with = "time_or_date")]
+    #[serde(default, deserialize_with = "app::domain::time_or_date")]
     #[param(value_type = Option<String>, pattern = "^ *([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?([Zz]|[+ -]([01][0-9]|2[0-3]):[0-5][0-9]))?)? *$")]
     started_before: Option<DateTime<Utc>>,
     /// 1..=500, default 50.
@@ -95,27 +95,6 @@ pub struct ListQuery {
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
-}
-
-/// An RFC 3339 time, or a date meaning its midnight UTC; anything else is refused saying so.
-fn time_or_date<'de, D: serde::Deserializer<'de>>(
-    de: D,
-) -> Result<Option<DateTime<Utc>>, D::Error> {
-    let raw = String::deserialize(de)?;
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(None); // `?started_after=` from an empty form field: no bound
-    }
-    // An offset's `+` sent unencoded in a query string arrives as a space.
-    if let Ok(t) = DateTime::parse_from_rfc3339(&raw.replace(' ', "+")) {
-        return Ok(Some(t.with_timezone(&Utc)));
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        return Ok(Some(d.and_time(chrono::NaiveTime::MIN).and_utc()));
-    }
-    Err(serde::de::Error::custom(format!(
-        "`{raw}` is not a time as RFC 3339 (2026-11-28T12:00:00Z) or a date (2026-11-28)"
-    )))
 }
 
 pub fn parse_statuses(raw: Option<&str>) -> Result<Vec<Status>, ApiError> {

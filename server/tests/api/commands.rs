@@ -818,3 +818,104 @@ async fn delete_retention(app: &TestApp) -> reqwest::Response {
         .await
         .unwrap()
 }
+
+/// A command's parameters are read as a request body is: a missing one is named itself, types in
+/// plain words; its filter takes the forms the jobs list's query takes (statuses separated by
+/// commas, a date for a time bound).
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_commands_parameters_are_refused_naming_them_and_its_filter_reads_as_the_lists(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool).await;
+    let body = expect_problem(run(&app, "ExportJobs", "", json!({})).await, 400, "format").await;
+    assert_eq!(body["errors"][0]["message"], "is required", "{body}");
+    expect_problem(
+        run(&app, "EndJobs", "", json!({ "filter": {} })).await,
+        400,
+        "status",
+    )
+    .await;
+    let body = expect_problem(
+        run(
+            &app,
+            "ExportJobs",
+            "",
+            json!({ "format": "csv", "filter": 5 }),
+        )
+        .await,
+        400,
+        "filter",
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("expected an object"),
+        "{body}"
+    );
+    let body = expect_problem(
+        run(
+            &app,
+            "ExportJobs",
+            "",
+            json!({ "format": "csv", "filter": { "status": "failed,bogus" } }),
+        )
+        .await,
+        400,
+        "filter.status",
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("`bogus`"),
+        "{body}"
+    );
+
+    let running = app.add_job("sweep me").await;
+    let failed = app.add_job("sweep me too").await;
+    expect_status(
+        app.end_job(&failed, json!({ "status": "failed" })).await,
+        200,
+    )
+    .await;
+    app.add_job("but not me").await;
+    let today = chrono::Utc::now().date_naive().to_string();
+    for filter in [
+        json!({ "q": "sweep", "status": "started, failed", "started_after": today }),
+        json!({ "q": "sweep", "status": ["started", "failed"], "started_before": null }),
+    ] {
+        let preview = expect_status(
+            run(
+                &app,
+                "EndJobs",
+                "",
+                json!({ "filter": filter, "status": "aborted", "dry_run": true }),
+            )
+            .await,
+            202,
+        )
+        .await;
+        let preview = ended(&app, id(&preview["job"])).await;
+        assert_eq!(
+            preview["result"], "Dry run: 1 job(s) would be affected",
+            "{filter}: only the running one of the two can be ended"
+        );
+    }
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .date_naive()
+        .to_string();
+    let preview = expect_status(
+        run(
+            &app,
+            "EndJobs",
+            "",
+            json!({ "filter": { "q": "sweep", "started_after": tomorrow }, "status": "aborted", "dry_run": true }),
+        )
+        .await,
+        202,
+    )
+    .await;
+    let preview = ended(&app, id(&preview["job"])).await;
+    assert_eq!(preview["result"], "Dry run: 0 job(s) would be affected");
+    assert_eq!(app.job(&running).await["status"], "started");
+}
