@@ -26,6 +26,11 @@ test('a bulk end by the current filter shows a preview count, then ends the matc
   await expect(jobRow(page, `${tag} two`)).toContainText('Aborted');
   expect((await admin.get(`/api/jobs/${a.id}`)).status).toBe('aborted');
   expect((await admin.get(`/api/jobs/${b.id}`)).status).toBe('aborted');
+
+  // Who ended them stays on record after the command's own job is cleared away.
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await expect(page.getByRole('row').filter({ hasText: tag }).first())
+    .toContainText('jobs ended (Ended 2 job(s) as aborted');
 });
 
 test('an export run from the UI offers its file on its job\'s page, and the file holds the matching jobs', async ({ page, request }) => {

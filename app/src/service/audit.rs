@@ -1,4 +1,5 @@
-//! The audit log: sign-ins and failures, user, role and token changes — who, when, from where.
+//! The audit log: sign-ins and failures, user, role and token changes, retention settings, bulk ends
+//! and deletions of jobs — who, when, from where.
 
 use sqlx::PgExecutor;
 

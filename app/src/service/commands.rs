@@ -310,6 +310,8 @@ struct Tracking {
     job_id: Uuid,
     /// The container step (inside a plug-in's job) or None (the command's own job).
     container: Option<Uuid>,
+    /// Where the request that started it came from, for the audit log.
+    origin: Origin,
 }
 
 impl CommandRunner {
@@ -374,7 +376,7 @@ impl CommandRunner {
                 "too many commands are waiting to run; try again shortly".into(),
             ));
         }
-        let (tracking, accepted) = self.place(caller, &command, placement).await?;
+        let (tracking, accepted) = self.place(caller, origin, &command, placement).await?;
         self.spawn(command, tracking);
         Ok(accepted)
     }
@@ -392,7 +394,9 @@ impl CommandRunner {
             auto_cleared_only: true,
             ..Default::default()
         });
-        let (tracking, _) = self.place(&actor, &command, Placement::default()).await?;
+        let (tracking, _) = self
+            .place(&actor, &Origin::default(), &command, Placement::default())
+            .await?;
         self.queued.fetch_add(1, Ordering::Relaxed);
         self.execute(command, tracking).await;
         Ok(())
@@ -401,6 +405,7 @@ impl CommandRunner {
     async fn place(
         &self,
         caller: &Caller,
+        origin: &Origin,
         command: &Command,
         placement: Placement,
     ) -> Result<(Tracking, CommandAccepted)> {
@@ -448,6 +453,7 @@ impl CommandRunner {
                         actor,
                         job_id,
                         container: Some(step.id),
+                        origin: origin.clone(),
                     },
                     CommandAccepted {
                         job: Some(job),
@@ -469,6 +475,7 @@ impl CommandRunner {
                         actor,
                         job_id: job.id,
                         container: None,
+                        origin: origin.clone(),
                     },
                     CommandAccepted {
                         job: Some(job),
@@ -507,8 +514,39 @@ impl CommandRunner {
                 (EndStatus::Failed, format!("Failed: {reason}"))
             }
         };
+        // Audited before the job ends, so whoever sees it ended finds the record.
+        self.audit(&command, &t, status, &message).await;
         if let Err(e) = self.finish(&t, status, &message).await {
             tracing::error!(error = %e, "recording a command's outcome failed");
+        }
+    }
+
+    /// A person's bulk change — ending or deleting the jobs a filter matches — goes in the audit log,
+    /// which outlives the command's own auto-cleared job: who, from where, which run, what came of it
+    /// and the filter. Dry runs and exports change nothing; retention's own passes (the engine's) are
+    /// its routine, not a person's act.
+    async fn audit(&self, command: &Command, t: &Tracking, status: EndStatus, message: &str) {
+        let (action, filter) = match command {
+            Command::EndJobs(p) if !p.dry_run => ("jobs_ended", &p.filter),
+            Command::CleanupJobs(p) if !p.dry_run => ("jobs_deleted", &p.filter),
+            _ => return,
+        };
+        if t.actor.user_id == ENGINE_USER {
+            return;
+        }
+        let filter = match serde_json::to_string(filter) {
+            Ok(f) if f != "{}" => format!("; filter {f}"),
+            _ => "; every job".to_owned(),
+        };
+        let record = super::audit::Record {
+            actor: Some(&t.actor),
+            action,
+            target: Some(format!("{} (job {})", command.summary(), t.job_id)),
+            success: status == EndStatus::Finished,
+            detail: Some(format!("{message}{filter}")),
+        };
+        if let Err(e) = super::audit::write(self.engine.pool(), &t.origin, record).await {
+            tracing::error!(error = %e, "writing a command's audit record failed");
         }
     }
 

@@ -130,6 +130,23 @@ async fn end_jobs_previews_then_ends_the_matching_jobs_as_an_internal_job(pool: 
     assert_eq!(app.job(&a).await["result"], said.as_str());
     assert_eq!(app.job(&b).await["result"], said.as_str());
     assert!(app.job(&other).await.get("result").is_none());
+    // The bulk end is in the audit log, which outlives its auto-cleared job; the dry run is not.
+    let audit = expect_status(app.get("/api/audit").await, 200).await;
+    let records: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "jobs_ended")
+        .collect();
+    assert_eq!(records.len(), 1, "{audit}");
+    assert_eq!(records[0]["actor"], ADMIN);
+    assert_eq!(records[0]["success"], true);
+    assert!(records[0]["target"].as_str().unwrap().contains(id(&job)));
+    let detail = records[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("Ended 2 job(s) as aborted") && detail.contains(r#""q":"nightly""#),
+        "{detail}"
+    );
 }
 
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
@@ -373,6 +390,19 @@ async fn cleanup_deletes_only_ended_jobs_old_enough(pool: PgPool) {
     );
     expect_status(app.get(&format!("/api/jobs/{}", id(&recent))).await, 200).await;
     expect_status(app.get(&format!("/api/jobs/{}", id(&running))).await, 200).await;
+    // The deletion is in the audit log (with no filter: every job old enough); dry runs are not.
+    let audit = expect_status(app.get("/api/audit").await, 200).await;
+    let records: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "jobs_deleted")
+        .collect();
+    assert_eq!(records.len(), 1, "{audit}");
+    assert_eq!(
+        records[0]["detail"], "Deleted 1 ended job(s); every job",
+        "{audit}"
+    );
 }
 
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
@@ -524,6 +554,16 @@ async fn retention_purges_ended_auto_cleared_jobs_as_an_internal_cleanup_job(poo
     assert!(
         !internal["items"].as_array().unwrap().is_empty(),
         "the pass shows as an internal job"
+    );
+    // Retention's routine passes are not a person's act: not in the audit log.
+    let audit = expect_status(app.get("/api/audit").await, 200).await;
+    assert!(
+        !audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "jobs_deleted"),
+        "{audit}"
     );
 }
 
