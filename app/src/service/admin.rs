@@ -167,6 +167,30 @@ impl Engine {
         Ok(found)
     }
 
+    /// The user an administration path names, by id or by user name (`bob`, or oVirt's
+    /// `bob@internal`): a script knows its users by name. Needs MANAGE_USERS, as every operation on
+    /// such a path does, so that nobody else learns which names exist. An id is taken as it is (the
+    /// operation says when there is no such user); a name nobody has is a 404, and text that can be
+    /// neither (`bob smith`) a 400 naming `user_id`.
+    pub async fn user_by_id_or_name(&self, caller: &Caller, raw: &str) -> Result<Uuid> {
+        caller.require(ActionGroup::ManageUsers)?;
+        if let Ok(id) = Uuid::parse_str(raw) {
+            return Ok(id);
+        }
+        let name = super::users::local_name(raw);
+        if check_username(name).is_err() {
+            return Err(ServiceError::invalid(
+                "user_id",
+                "is neither a user id (a UUID) nor a user name (letters, digits, '.', '_' or '-')",
+            ));
+        }
+        sqlx::query_scalar("select id from app_user where username = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("there is no user named {name}")))
+    }
+
     pub async fn list_users(&self, caller: &Caller) -> Result<Vec<User>> {
         caller.require(ActionGroup::ManageUsers)?;
         let rows: Vec<UserRow> = sqlx::query_as(&format!(

@@ -49,15 +49,16 @@ pub async fn list_users(
     }))
 }
 
-#[utoipa::path(post, path = "/api/users/{user_id}/disable", tag = "admin", params(("user_id" = Uuid, Path)),
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+#[utoipa::path(post, path = "/api/users/{user_id}/disable", tag = "admin", params(("user_id" = String, Path, description = "The user's id, or its user name")),
+    responses((status = 200, body = User), (status = 400, description = "Neither a user id nor a user name", body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "One cannot disable oneself, nor the engine's own user", body = Problem)))]
 pub async fn disable_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ClientOrigin(origin): ClientOrigin,
-    ApiPath(user_id): ApiPath<Uuid>,
+    ApiPath(user): ApiPath<String>,
 ) -> Result<Json<User>, ApiError> {
+    let user_id = state.engine.user_by_id_or_name(&caller, &user).await?;
     Ok(Json(
         state
             .engine
@@ -66,15 +67,16 @@ pub async fn disable_user(
     ))
 }
 
-#[utoipa::path(post, path = "/api/users/{user_id}/enable", tag = "admin", params(("user_id" = Uuid, Path)),
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+#[utoipa::path(post, path = "/api/users/{user_id}/enable", tag = "admin", params(("user_id" = String, Path, description = "The user's id, or its user name")),
+    responses((status = 200, body = User), (status = 400, description = "Neither a user id nor a user name", body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "The engine's own user, which cannot be changed", body = Problem)))]
 pub async fn enable_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ClientOrigin(origin): ClientOrigin,
-    ApiPath(user_id): ApiPath<Uuid>,
+    ApiPath(user): ApiPath<String>,
 ) -> Result<Json<User>, ApiError> {
+    let user_id = state.engine.user_by_id_or_name(&caller, &user).await?;
     Ok(Json(
         state
             .engine
@@ -84,16 +86,17 @@ pub async fn enable_user(
 }
 
 #[utoipa::path(post, path = "/api/users/{user_id}/password", tag = "admin", request_body = NewPassword,
-    params(("user_id" = Uuid, Path)),
+    params(("user_id" = String, Path, description = "The user's id, or its user name")),
     responses((status = 200, body = User), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "The engine's own user, which cannot be changed", body = Problem)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ClientOrigin(origin): ClientOrigin,
-    ApiPath(user_id): ApiPath<Uuid>,
+    ApiPath(user): ApiPath<String>,
     body: ApiJson<NewPassword>,
 ) -> Result<Json<User>, ApiError> {
+    let user_id = state.engine.user_by_id_or_name(&caller, &user).await?;
     Ok(Json(
         state
             .engine
@@ -130,15 +133,16 @@ pub async fn create_role(
 }
 
 #[utoipa::path(put, path = "/api/users/{user_id}/roles/{role_name}", tag = "admin",
-    params(("user_id" = Uuid, Path), ("role_name" = String, Path)),
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    params(("user_id" = String, Path, description = "The user's id, or its user name"), ("role_name" = String, Path)),
+    responses((status = 200, body = User), (status = 400, description = "Neither a user id nor a user name", body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "The engine's own user, which cannot be changed", body = Problem)))]
 pub async fn attach_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ClientOrigin(origin): ClientOrigin,
-    ApiPath((user_id, role_name)): ApiPath<(Uuid, String)>,
+    ApiPath((user, role_name)): ApiPath<(String, String)>,
 ) -> Result<Json<User>, ApiError> {
+    let user_id = state.engine.user_by_id_or_name(&caller, &user).await?;
     Ok(Json(
         state
             .engine
@@ -148,15 +152,16 @@ pub async fn attach_role(
 }
 
 #[utoipa::path(delete, path = "/api/users/{user_id}/roles/{role_name}", tag = "admin",
-    params(("user_id" = Uuid, Path), ("role_name" = String, Path)),
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+    params(("user_id" = String, Path, description = "The user's id, or its user name"), ("role_name" = String, Path)),
+    responses((status = 200, body = User), (status = 400, description = "Neither a user id nor a user name", body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, description = "The engine's own user, which cannot be changed", body = Problem)))]
 pub async fn detach_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ClientOrigin(origin): ClientOrigin,
-    ApiPath((user_id, role_name)): ApiPath<(Uuid, String)>,
+    ApiPath((user, role_name)): ApiPath<(String, String)>,
 ) -> Result<Json<User>, ApiError> {
+    let user_id = state.engine.user_by_id_or_name(&caller, &user).await?;
     Ok(Json(
         state
             .engine

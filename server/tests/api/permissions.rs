@@ -745,3 +745,74 @@ async fn nobody_can_open_the_engines_own_user(pool: PgPool) {
         "the store let the engine's user be enabled"
     );
 }
+
+/// A script knows its users by name: the administration paths take a user name (or oVirt's
+/// `name@internal`) where they take an id; only for those who manage users.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_user_is_named_in_an_administration_path_by_id_or_by_name(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (_, token) = app.user_with_roles("plugin.one", &[]).await;
+    let send = |method: reqwest::Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .bearer_auth(&app.token)
+            .send()
+    };
+    let user = expect_status(
+        send(
+            reqwest::Method::PUT,
+            "/api/users/plugin.one/roles/ExternalTasksCreator",
+        )
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(user["roles"], json!(["ExternalTasksCreator"]), "{user}");
+    app.as_token(&token).add_job("now allowed").await;
+    let user = expect_status(
+        send(
+            reqwest::Method::DELETE,
+            "/api/users/plugin.one@internal/roles/ExternalTasksCreator",
+        )
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(user["roles"], json!([]), "{user}");
+    let user = expect_status(
+        send(reqwest::Method::POST, "/api/users/plugin.one/disable")
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(user["disabled"], true);
+    expect_status(
+        app.post(
+            "/api/users/plugin.one/password",
+            &json!({ "password": "another-password" }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let missing = expect_status(app.post("/api/users/nobody/enable", &json!({})).await, 404).await;
+    assert_eq!(missing["detail"], "there is no user named nobody");
+    expect_problem(
+        app.post("/api/users/bob%20smith/enable", &json!({})).await,
+        400,
+        "user_id",
+    )
+    .await;
+    // Without MANAGE_USERS a name is not even looked up.
+    let (_, viewer) = app.user_with_roles("viewer", &["TaskViewer"]).await;
+    assert_eq!(
+        app.as_token(&viewer)
+            .post("/api/users/plugin.one/enable", &json!({}))
+            .await
+            .status(),
+        403
+    );
+}
