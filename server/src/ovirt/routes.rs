@@ -417,8 +417,14 @@ fn parse_max(format: &Format, max: Option<&str>) -> Result<Option<i64>, Response
     }
 }
 
+/// oVirt's `follow` is a list of link paths separated by commas; one that starts with `steps`
+/// (`steps`, or deeper, `steps.job`, `steps.statistics`) embeds the steps. What lies further along
+/// such a path is the job itself or a step's empty statistics, so the steps are what it asks for.
 fn follows_steps(follow: Option<&str>) -> bool {
-    follow.is_some_and(|f| f.split(',').any(|p| p.trim() == "steps"))
+    follow.is_some_and(|f| {
+        f.split(',')
+            .any(|path| path.trim().split('.').next() == Some("steps"))
+    })
 }
 
 /// A handler's answer: a refusal is a finished `<fault>` response too.
@@ -941,6 +947,23 @@ fn step_type_names() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_follow_path_through_steps_embeds_the_steps() {
+        for follow in [
+            "steps",
+            " steps ",
+            "owner,steps",
+            "steps.job",
+            "steps.statistics",
+        ] {
+            assert!(follows_steps(Some(follow)), "{follow}");
+        }
+        for follow in ["owner", "stepsx", "job.steps", ""] {
+            assert!(!follows_steps(Some(follow)), "{follow}");
+        }
+        assert!(!follows_steps(None));
+    }
 
     #[test]
     fn searches_by_correlation_id_are_understood() {
