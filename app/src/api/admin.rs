@@ -90,7 +90,11 @@ pub async fn create_token(name: String, user_id: Option<Uuid>) -> Result<ApiToke
         .create_api_token(
             &caller,
             &origin,
-            crate::domain::NewApiToken { name, user_id },
+            crate::domain::NewApiToken {
+                name,
+                user_id,
+                username: None,
+            },
         )
         .await?)
 }

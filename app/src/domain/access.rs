@@ -161,9 +161,14 @@ pub struct NewApiToken {
         pattern = "^[^\\u0000]*\\S[^\\u0000]*$"
     )]
     pub name: String,
-    /// The user the token acts as; the caller when absent.
+    /// The user the token acts as; the caller when absent (and `username` too).
     #[serde(default)]
     pub user_id: Option<Uuid>,
+    /// The same user by user name (`backup-plugin`, or `backup-plugin@internal`), the name a token
+    /// shows; with `user_id` too, both must name the same user.
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,100}(@internal)?$")]
+    pub username: Option<String>,
 }
 
 /// Check a new user name: 1..=100 of `[A-Za-z0-9._-]`.

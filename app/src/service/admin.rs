@@ -502,7 +502,28 @@ impl Engine {
             return Err(ServiceError::invalid("name", "must be 1 to 200 characters"));
         }
         super::jobs::no_nul("name", &name)?;
-        let user_id = input.user_id.unwrap_or(caller.user_id);
+        let user_id = match (input.user_id, input.username.as_deref()) {
+            (id, None) => id.unwrap_or(caller.user_id),
+            (id, Some(raw)) => {
+                let name = check_username(super::users::local_name(raw)).map_err(|message| {
+                    ServiceError::invalid("username", format!("is not a user name: it {message}"))
+                })?;
+                let named: Uuid = sqlx::query_scalar("select id from app_user where username = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or_else(|| {
+                        ServiceError::invalid("username", format!("there is no user named {name}"))
+                    })?;
+                if id.is_some_and(|id| id != named) {
+                    return Err(ServiceError::invalid(
+                        "username",
+                        "names another user than `user_id`; give one of them",
+                    ));
+                }
+                named
+            }
+        };
         if user_id == ENGINE_USER {
             return Err(ServiceError::invalid("user_id", ENGINE_USER_LOCKED));
         }

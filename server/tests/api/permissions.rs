@@ -806,6 +806,65 @@ async fn a_user_is_named_in_an_administration_path_by_id_or_by_name(pool: PgPool
         "user_id",
     )
     .await;
+    // A plug-in's API token is minted for its user by name too, the name the token then shows.
+    expect_status(
+        send(reqwest::Method::POST, "/api/users/plugin.one/enable")
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    expect_status(
+        send(
+            reqwest::Method::PUT,
+            "/api/users/plugin.one/roles/ExternalTasksCreator",
+        )
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    let minted = expect_status(
+        app.post(
+            "/api/tokens",
+            &json!({ "name": "backups", "username": "plugin.one@internal" }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(minted["username"], "plugin.one", "{minted}");
+    let job = app
+        .as_token(minted["token"].as_str().unwrap())
+        .add_job("by the minted token")
+        .await;
+    assert_eq!(job["owner_name"], "plugin.one");
+    for (body, message) in [
+        (
+            json!({ "name": "t", "username": "nobody" }),
+            "there is no user named nobody",
+        ),
+        (
+            json!({ "name": "t", "username": "plugin.one", "user_id": job["owner"] }),
+            "",
+        ),
+        (
+            json!({ "name": "t", "username": "admin", "user_id": job["owner"] }),
+            "names another user than `user_id`; give one of them",
+        ),
+        (
+            json!({ "name": "t", "username": "bob smith" }),
+            "is not a user name: it must be 1 to 100 letters, digits, '.', '_' or '-'",
+        ),
+    ] {
+        let response = app.post("/api/tokens", &body).await;
+        if message.is_empty() {
+            expect_status(response, 201).await;
+        } else {
+            let problem = expect_problem(response, 400, "username").await;
+            assert_eq!(problem["errors"][0]["message"], message, "{body}");
+        }
+    }
     // Without MANAGE_USERS a name is not even looked up.
     let (_, viewer) = app.user_with_roles("viewer", &["TaskViewer"]).await;
     assert_eq!(
