@@ -280,15 +280,20 @@ impl Engine {
             let steps_become = if input.force { Status::Aborted } else { status };
             close_running_steps(&mut tx, job_id, steps_become).await?;
         }
-        // The end and what it says, in one change (one event).
+        // The end and what it says, in one change (one event). Ended by someone other than its owner
+        // (an administrator holding MANAGE_TASKS) without a word, a job says who ended it, so its
+        // plug-in's author does not find it aborted with nothing saying by whom; what was said
+        // before stays.
         sqlx::query(
             "update job set status = $2, end_time = coalesce(end_time, now()), last_updated = now(),
-                    result = coalesce($3, result)
+                    result = coalesce($3, result, case when owner <> $4 then 'Ended by ' || $5 end)
               where id = $1",
         )
         .bind(job_id)
         .bind(status.as_str())
         .bind(result)
+        .bind(caller.user_id)
+        .bind(&caller.username)
         .execute(&mut *tx)
         .await?;
         let job = fetch_job(&mut tx, job_id).await?;

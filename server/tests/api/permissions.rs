@@ -344,7 +344,38 @@ async fn manage_tasks_may_change_any_job(pool: PgPool) {
             &json!({ "status": "aborted" }),
         )
         .await;
-    assert_eq!(ended.status(), 200);
+    let ended = expect_status(ended, 200).await;
+    // Its plug-in's author sees who ended it; a word given, or said before, is kept instead.
+    assert_eq!(ended["result"], format!("Ended by {ADMIN}"), "{ended}");
+    let corrected = app
+        .post(
+            &format!("/api/jobs/{}/end", f.job),
+            &json!({ "status": "failed", "force": true }),
+        )
+        .await;
+    assert_eq!(
+        expect_status(corrected, 200).await["result"],
+        format!("Ended by {ADMIN}")
+    );
+    let creator = app.as_token(&people.creator);
+    let job = creator.add_job("ended with a word").await;
+    let ended = app
+        .end_job(
+            &job,
+            json!({ "status": "aborted", "result": "host in maintenance" }),
+        )
+        .await;
+    assert_eq!(
+        expect_status(ended, 200).await["result"],
+        "host in maintenance"
+    );
+    let own = creator.add_job("ended by its owner").await;
+    let ended = expect_status(
+        creator.end_job(&own, json!({ "status": "finished" })).await,
+        200,
+    )
+    .await;
+    assert!(ended.get("result").is_none(), "{ended}");
 }
 
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
