@@ -177,18 +177,35 @@ impl Engine {
         if let Ok(id) = Uuid::parse_str(raw) {
             return Ok(id);
         }
-        let name = super::users::local_name(raw);
-        if check_username(name).is_err() {
-            return Err(ServiceError::invalid(
+        let cannot_be = |_| {
+            ServiceError::invalid(
                 "user_id",
                 "is neither a user id (a UUID) nor a user name (letters, digits, '.', '_' or '-')",
-            ));
-        }
-        sqlx::query_scalar("select id from app_user where username = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("there is no user named {name}")))
+            )
+        };
+        self.user_named(raw, cannot_be).await?.ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "there is no user named {}",
+                super::users::local_name(raw)
+            ))
+        })
+    }
+
+    /// The id of the user a name names (`bob`, or oVirt's `bob@internal`), `None` when nobody has
+    /// it; text that cannot be a user name is `cannot_be`'s refusal (given `check_username`'s words),
+    /// and is never looked up.
+    async fn user_named(
+        &self,
+        raw: &str,
+        cannot_be: impl FnOnce(String) -> ServiceError,
+    ) -> Result<Option<Uuid>> {
+        let name = check_username(super::users::local_name(raw)).map_err(cannot_be)?;
+        Ok(
+            sqlx::query_scalar("select id from app_user where username = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn list_users(&self, caller: &Caller) -> Result<Vec<User>> {
@@ -505,16 +522,15 @@ impl Engine {
         let user_id = match (input.user_id, input.username.as_deref()) {
             (id, None) => id.unwrap_or(caller.user_id),
             (id, Some(raw)) => {
-                let name = check_username(super::users::local_name(raw)).map_err(|message| {
+                let cannot_be = |message| {
                     ServiceError::invalid("username", format!("is not a user name: it {message}"))
+                };
+                let named = self.user_named(raw, cannot_be).await?.ok_or_else(|| {
+                    ServiceError::invalid(
+                        "username",
+                        format!("there is no user named {}", super::users::local_name(raw)),
+                    )
                 })?;
-                let named: Uuid = sqlx::query_scalar("select id from app_user where username = $1")
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or_else(|| {
-                        ServiceError::invalid("username", format!("there is no user named {name}"))
-                    })?;
                 if id.is_some_and(|id| id != named) {
                     return Err(ServiceError::invalid(
                         "username",

@@ -783,42 +783,29 @@ async fn nobody_can_open_the_engines_own_user(pool: PgPool) {
 async fn a_user_is_named_in_an_administration_path_by_id_or_by_name(pool: PgPool) {
     let app = spawn_app(pool).await;
     let (_, token) = app.user_with_roles("plugin.one", &[]).await;
-    let send = |method: reqwest::Method, path: &str| {
-        app.client
+    // An administrator's call that must succeed: its answer.
+    let ok = |method: reqwest::Method, path: &str| {
+        let sent = app
+            .client
             .request(method, app.url(path))
             .bearer_auth(&app.token)
-            .send()
+            .send();
+        async move { expect_status(sent.await.unwrap(), 200).await }
     };
-    let user = expect_status(
-        send(
-            reqwest::Method::PUT,
-            "/api/users/plugin.one/roles/ExternalTasksCreator",
-        )
-        .await
-        .unwrap(),
-        200,
+    let user = ok(
+        reqwest::Method::PUT,
+        "/api/users/plugin.one/roles/ExternalTasksCreator",
     )
     .await;
     assert_eq!(user["roles"], json!(["ExternalTasksCreator"]), "{user}");
     app.as_token(&token).add_job("now allowed").await;
-    let user = expect_status(
-        send(
-            reqwest::Method::DELETE,
-            "/api/users/plugin.one@internal/roles/ExternalTasksCreator",
-        )
-        .await
-        .unwrap(),
-        200,
+    let user = ok(
+        reqwest::Method::DELETE,
+        "/api/users/plugin.one@internal/roles/ExternalTasksCreator",
     )
     .await;
     assert_eq!(user["roles"], json!([]), "{user}");
-    let user = expect_status(
-        send(reqwest::Method::POST, "/api/users/plugin.one/disable")
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let user = ok(reqwest::Method::POST, "/api/users/plugin.one/disable").await;
     assert_eq!(user["disabled"], true);
     expect_status(
         app.post(
@@ -838,21 +825,10 @@ async fn a_user_is_named_in_an_administration_path_by_id_or_by_name(pool: PgPool
     )
     .await;
     // A plug-in's API token is minted for its user by name too, the name the token then shows.
-    expect_status(
-        send(reqwest::Method::POST, "/api/users/plugin.one/enable")
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
-    expect_status(
-        send(
-            reqwest::Method::PUT,
-            "/api/users/plugin.one/roles/ExternalTasksCreator",
-        )
-        .await
-        .unwrap(),
-        200,
+    ok(reqwest::Method::POST, "/api/users/plugin.one/enable").await;
+    ok(
+        reqwest::Method::PUT,
+        "/api/users/plugin.one/roles/ExternalTasksCreator",
     )
     .await;
     let minted = expect_status(
