@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// One journal entry. `data` is the job (`job.*`) or step (`step.*`) as it is after the change, in the
-/// same shape as the REST API returns it (a job without `steps`); `job.purged` carries only the id.
+/// same shape and spelling as the REST API returns it (times as `…31.627080Z`), a job without `steps`
+/// or `progress` (a step's own `progress` is in its events); `job.purged` carries only the id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Event {
     pub seq: i64,

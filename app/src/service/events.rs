@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Caller, Engine, Result};
-use crate::domain::{ActionGroup, Event, EventFilter};
+use crate::domain::{ActionGroup, Event, EventFilter, Job, Step};
 
 /// The advisory lock that makes one numbering run at a time across every process: the sequencer's,
 /// and the step trigger's when a writer numbers its own events (the migration
@@ -17,6 +17,7 @@ pub const EVENTS_CHANNEL: &str = "stepwise_events";
 type EventRow = (i64, DateTime<Utc>, String, Uuid, bool, serde_json::Value);
 
 fn event((seq, at, kind, job_id, is_external, data): EventRow) -> Event {
+    let data = as_the_api_writes_it(&kind, data);
     Event {
         seq,
         at,
@@ -25,6 +26,25 @@ fn event((seq, at, kind, job_id, is_external, data): EventRow) -> Event {
         is_external,
         data,
     }
+}
+
+/// The journal's payload, written by the database's triggers, in the spelling the REST API gives the
+/// same job or step: times as `…31.627080Z` rather than PostgreSQL's `…31.62708+00:00`, a top-level
+/// step's `parent_step_id` as `null`. A client can then compare an event's fields with what it read.
+/// A payload that is not a job or step as the API knows it (`job.purged` carries only the id) is
+/// passed on as it is.
+fn as_the_api_writes_it(kind: &str, data: serde_json::Value) -> serde_json::Value {
+    use serde::Deserialize;
+    let spelled = match kind {
+        "job.created" | "job.updated" => Job::deserialize(&data)
+            .ok()
+            .and_then(|job| serde_json::to_value(job).ok()),
+        "step.created" | "step.updated" => Step::deserialize(&data)
+            .ok()
+            .and_then(|step| serde_json::to_value(step).ok()),
+        _ => None,
+    };
+    spelled.unwrap_or(data)
 }
 
 impl Engine {

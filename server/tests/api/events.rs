@@ -190,6 +190,61 @@ async fn resuming_with_last_event_id_yields_exactly_the_missed_events(pool: PgPo
 }
 
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn an_event_spells_its_job_or_step_as_the_rest_api_does(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let mut live = Subscription::open(&app, "", None).await;
+    let job = app.add_job("copy disks").await;
+    let step = app.add_top_step(&job, "disk 1").await;
+    expect_status(
+        app.end_step(&job, &step, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    expect_status(
+        app.end_job(&job, json!({ "status": "finished" })).await,
+        200,
+    )
+    .await;
+    let (read_job, read_step) = (app.job(&job).await, app.step(&job, &step).await);
+    // A job's events carry no progress (see the Event schema); everything else is as read.
+    let mut read_job_without_progress = read_job.clone();
+    read_job_without_progress
+        .as_object_mut()
+        .unwrap()
+        .remove("progress");
+    let events = live.take(4).await;
+    let replayed = Subscription::open(&app, "", Some(0)).await.take(4).await;
+    for (how, events) in [("live", events), ("replayed", replayed)] {
+        let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["job.created", "step.created", "step.updated", "job.updated"],
+            "{how}"
+        );
+        assert_eq!(events[2].data["data"], read_step, "{how}");
+        assert_eq!(events[3].data["data"], read_job_without_progress, "{how}");
+        // The job as created: its times in the same spelling as the job read later.
+        assert_eq!(
+            events[0].data["data"]["start_time"], read_job["start_time"],
+            "{how}"
+        );
+        assert_eq!(
+            events[1].data["data"]["parent_step_id"],
+            Value::Null,
+            "{how}"
+        );
+        assert!(
+            events[1].data["data"]
+                .as_object()
+                .unwrap()
+                .contains_key("parent_step_id"),
+            "{how}"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
 async fn filters_select_a_job_or_the_external_ones(pool: PgPool) {
     let app = spawn_app(pool).await;
     let a = app.add_job("a").await;
