@@ -551,10 +551,11 @@ impl CommandRunner {
     }
 
     async fn finish(&self, t: &Tracking, status: EndStatus, message: &str) -> Result<()> {
+        // The outcome goes with the end: one change, one event.
         let engine = &self.engine;
+        let said = outcome(message);
         match t.container {
             Some(step) => {
-                set_step_result(engine, step, message).await?;
                 engine
                     .end_step(
                         &t.actor,
@@ -564,13 +565,13 @@ impl CommandRunner {
                             status: Some(status),
                             fail_job: Some(false),
                             force: true,
+                            result: said,
                             ..Default::default()
                         },
                     )
                     .await?;
             }
             None => {
-                set_job_result(engine, t.job_id, message).await?;
                 engine
                     .end_job(
                         &t.actor,
@@ -579,7 +580,7 @@ impl CommandRunner {
                             status: Some(status),
                             succeeded: None,
                             force: status != EndStatus::Finished,
-                            result: None,
+                            result: said,
                         },
                     )
                     .await?;
@@ -963,24 +964,15 @@ fn describe(text: String) -> Result<Description> {
         .map_err(|m| ServiceError::Internal(format!("command description: {m}")))
 }
 
-async fn set_job_result(engine: &Engine, job_id: Uuid, message: &str) -> Result<()> {
-    sqlx::query("update job set result = $2 where id = $1")
-        .bind(job_id)
-        .bind(message)
-        .execute(engine.pool())
-        .await?;
-    engine.changed();
-    Ok(())
-}
-
-async fn set_step_result(engine: &Engine, step_id: Uuid, message: &str) -> Result<()> {
-    sqlx::query("update step set result = $2 where id = $1")
-        .bind(step_id)
-        .bind(message)
-        .execute(engine.pool())
-        .await?;
-    engine.changed();
-    Ok(())
+/// A command's outcome as an end's words: what the store can hold (no NUL), at most as long as a
+/// description may be; none when nothing is left.
+fn outcome(message: &str) -> Option<Description> {
+    let text: String = message
+        .chars()
+        .filter(|&c| c != '\0')
+        .take(crate::domain::limits::MAX_DESCRIPTION_CHARS)
+        .collect();
+    Description::parse(&text).ok()
 }
 
 /// An export file, for download.

@@ -25,6 +25,19 @@ async fn ended(app: &TestApp, job_id: &str) -> Value {
     panic!("job {job_id} did not end");
 }
 
+/// The journal's `(status, result)` for each event of one job or step of that kind, in order.
+async fn journal(pool: &PgPool, kind: &str, entity: &Value) -> Vec<(String, Option<String>)> {
+    sqlx::query_as(
+        "select data->>'status', data->>'result' from event
+          where kind = $1 and data->>'id' = $2 order by id",
+    )
+    .bind(kind)
+    .bind(id(entity))
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 async fn run(app: &TestApp, name: &str, query: &str, body: Value) -> reqwest::Response {
     app.post(&format!("/api/commands/{name}{query}"), &body)
         .await
@@ -62,7 +75,7 @@ async fn capabilities_list_the_monitored_commands_and_all_commands(pool: PgPool)
 
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
 async fn end_jobs_previews_then_ends_the_matching_jobs_as_an_internal_job(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool.clone()).await;
     let a = app.add_job("nightly a").await;
     let b = app.add_job("nightly b").await;
     let other = app.add_job("keep me").await;
@@ -102,6 +115,14 @@ async fn end_jobs_previews_then_ends_the_matching_jobs_as_an_internal_job(pool: 
     let job = ended(&app, id(&accepted["job"])).await;
     assert_eq!(job["status"], "finished");
     assert_eq!(job["result"], "Ended 2 job(s) as aborted");
+    // Its end and its outcome are one change: a subscriber sees the job end once, saying how.
+    assert_eq!(
+        journal(&pool, "job.updated", &job).await,
+        [(
+            "finished".to_owned(),
+            Some("Ended 2 job(s) as aborted".to_owned())
+        )]
+    );
     let phases: Vec<(&str, &str)> = job["steps"]
         .as_array()
         .unwrap()
@@ -151,7 +172,7 @@ async fn end_jobs_previews_then_ends_the_matching_jobs_as_an_internal_job(pool: 
 
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
 async fn a_monitored_command_runs_inside_a_plugin_job_and_step(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = spawn_app(pool.clone()).await;
     let plugin_job = app.add_job("plug-in job").await;
     let plugin_step = app.add_top_step(&plugin_job, "plug-in step").await;
     app.add_job("to export").await;
@@ -185,6 +206,10 @@ async fn a_monitored_command_runs_inside_a_plugin_job_and_step(pool: PgPool) {
             .starts_with("Exported 2 job(s)"),
         "{done}"
     );
+    let ends = journal(&pool, "step.updated", container).await;
+    assert_eq!(ends.len(), 1, "one change ends it and says how: {ends:?}");
+    assert_eq!(ends[0].0, "finished");
+    assert_eq!(ends[0].1.as_deref(), done["result"].as_str());
     let tree = expect_status(
         app.get(&format!("/api/jobs/{}/steps?tree=true", id(&plugin_job)))
             .await,
