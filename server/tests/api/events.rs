@@ -91,6 +91,15 @@ impl Subscription {
     }
 }
 
+/// End the step, then its job, both `finished`.
+async fn finish_step_then_job(app: &TestApp, job: &Value, step: &Value) {
+    let step_end = app
+        .end_step(job, step, json!({ "status": "finished" }))
+        .await;
+    expect_status(step_end, 200).await;
+    expect_status(app.end_job(job, json!({ "status": "finished" })).await, 200).await;
+}
+
 /// A second server process on the same database, with its own connection pool.
 async fn second_process(app: &TestApp) -> TestApp {
     let options = app.pool.connect_options().as_ref().clone();
@@ -151,17 +160,7 @@ async fn resuming_with_last_event_id_yields_exactly_the_missed_events(pool: PgPo
         200,
     )
     .await;
-    expect_status(
-        app.end_step(&job, &step, json!({ "status": "finished" }))
-            .await,
-        200,
-    )
-    .await;
-    expect_status(
-        app.end_job(&job, json!({ "status": "finished" })).await,
-        200,
-    )
-    .await;
+    finish_step_then_job(&app, &job, &step).await;
 
     let mut resumed = Subscription::open(&app, "", Some(last)).await;
     let missed = resumed.take(4).await;
@@ -195,17 +194,7 @@ async fn an_event_spells_its_job_or_step_as_the_rest_api_does(pool: PgPool) {
     let mut live = Subscription::open(&app, "", None).await;
     let job = app.add_job("copy disks").await;
     let step = app.add_top_step(&job, "disk 1").await;
-    expect_status(
-        app.end_step(&job, &step, json!({ "status": "finished" }))
-            .await,
-        200,
-    )
-    .await;
-    expect_status(
-        app.end_job(&job, json!({ "status": "finished" })).await,
-        200,
-    )
-    .await;
+    finish_step_then_job(&app, &job, &step).await;
     let (read_job, read_step) = (app.job(&job).await, app.step(&job, &step).await);
     // A job's events carry no progress (see the Event schema); everything else is as read.
     let mut read_job_without_progress = read_job.clone();
