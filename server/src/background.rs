@@ -1,4 +1,5 @@
-//! The server's background loops: process heartbeat, the staleness sweep, retention.
+//! The server's background loops: process heartbeat, the staleness sweep, retention, and the
+//! housekeeping that forgets old events, spent sign-ins, old audit records and old exports.
 
 use std::time::Duration;
 
@@ -155,4 +156,50 @@ async fn retention_pass(engine: &Engine, runner: &CommandRunner) -> anyhow::Resu
         .execute(&mut *conn)
         .await?;
     outcome
+}
+
+/// How long what piles up is kept (the flags `--event-retention-hours`, `--audit-retention-days`,
+/// `--export-retention-hours`).
+#[derive(Clone, Copy, Debug)]
+pub struct Keep {
+    pub events: chrono::Duration,
+    pub audit_records: chrono::Duration,
+    pub exports: chrono::Duration,
+}
+
+/// Every 10 minutes (and once at start-up) forget what is past keeping: old events and idempotency
+/// keys, bearer tokens and sessions a day past expiry or revocation, old audit records, old exports
+/// with their files. Every process does it; the deletes are idempotent.
+pub fn spawn_housekeeping(engine: Engine, keep: Keep, mut stop: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tick.tick() => housekeeping(&engine, keep).await,
+            }
+        }
+    });
+}
+
+async fn housekeeping(engine: &Engine, keep: Keep) {
+    said("old events", engine.purge_journal(keep.events).await);
+    said(
+        "spent bearer tokens and sessions",
+        engine.forget_spent_credentials().await,
+    );
+    said(
+        "old audit records",
+        engine.forget_old_audit_records(keep.audit_records).await,
+    );
+    said("old exports", engine.forget_old_exports(keep.exports).await);
+}
+
+/// Log what a clean-up forgot, or why it could not.
+fn said(what: &str, outcome: app::service::Result<u64>) {
+    match outcome {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "forgot {what}"),
+        Err(e) => tracing::warn!(error = %e, "forgetting {what} failed"),
+    }
 }

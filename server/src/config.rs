@@ -48,6 +48,14 @@ pub struct Config {
     #[arg(long, env = "STEPWISE_EVENT_RETENTION_HOURS", default_value_t = 24)]
     pub event_retention_hours: i64,
 
+    /// How long the audit log keeps a record, in days.
+    #[arg(long, env = "STEPWISE_AUDIT_RETENTION_DAYS", default_value_t = 90)]
+    pub audit_retention_days: i64,
+
+    /// How long an ExportJobs file stays downloadable, in hours; then it is deleted.
+    #[arg(long, env = "STEPWISE_EXPORT_RETENTION_HOURS", default_value_t = 24)]
+    pub export_retention_hours: i64,
+
     /// How often the auto-clear retention pass runs, in seconds.
     #[arg(
         long,

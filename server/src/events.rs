@@ -423,26 +423,3 @@ impl Stream for ReceiverStream {
         self.0.poll_recv(cx).map(|e| e.map(Ok))
     }
 }
-
-/// Forget old events now and then.
-pub fn spawn_journal_retention(
-    engine: Engine,
-    retention: chrono::Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
-        loop {
-            tokio::select! {
-                _ = shutdown.changed() => return,
-                _ = tick.tick() => {
-                    match engine.purge_journal(retention).await {
-                        Ok(n) if n > 0 => tracing::info!(purged = n, "forgot old events"),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "purging the event journal failed"),
-                    }
-                }
-            }
-        }
-    });
-}

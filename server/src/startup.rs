@@ -59,6 +59,10 @@ impl Application {
             token_ttl: chrono::Duration::seconds(config.token_ttl_seconds.max(60)),
             session_ttl: chrono::Duration::seconds(config.session_ttl_seconds.max(60)),
             event_retention: chrono::Duration::hours(config.event_retention_hours.max(1)),
+            audit_retention: chrono::Duration::days(config.audit_retention_days.clamp(1, 36_500)),
+            export_retention: chrono::Duration::hours(
+                config.export_retention_hours.clamp(1, 876_000),
+            ),
             pacing: crate::background::Pacing {
                 retention_interval: std::time::Duration::from_secs(
                     config.retention_interval_seconds.max(1),
@@ -274,7 +278,15 @@ async fn app_router(
     let events = EventHub::start(engine.clone(), stopped.clone())
         .await
         .context("listening for events on PostgreSQL failed")?;
-    crate::events::spawn_journal_retention(engine.clone(), settings.event_retention, stopped);
+    crate::background::spawn_housekeeping(
+        engine.clone(),
+        crate::background::Keep {
+            events: settings.event_retention,
+            audit_records: settings.audit_retention,
+            exports: settings.export_retention,
+        },
+        stopped,
+    );
     let state = AppState {
         engine,
         commands,

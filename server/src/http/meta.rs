@@ -52,11 +52,22 @@ pub struct Limits {
     pub correlation_id_max_chars: usize,
     pub idempotency_key_max_chars: usize,
     pub idempotency_window_hours: i64,
+    /// How far back `GET /api/events` replays with `Last-Event-ID`: events older than this are
+    /// forgotten, and a position among them gets `resync`.
+    pub event_replay_window_hours: i64,
+    /// How long an ExportJobs file stays downloadable at `/api/exports/{id}`.
+    pub export_retention_hours: i64,
+    /// How long the audit log keeps a record.
+    pub audit_retention_days: i64,
 }
 
 #[utoipa::path(get, path = "/api/capabilities", tag = "meta",
     responses((status = 200, body = Capabilities), (status = 401, body = super::error::Problem)))]
-pub async fn capabilities(_caller: Authenticated) -> Json<Capabilities> {
+pub async fn capabilities(
+    State(state): State<AppState>,
+    _caller: Authenticated,
+) -> Json<Capabilities> {
+    let settings = &state.settings;
     Json(Capabilities {
         api_version: "1".into(),
         job_statuses: Status::ALL.to_vec(),
@@ -75,6 +86,9 @@ pub async fn capabilities(_caller: Authenticated) -> Json<Capabilities> {
             correlation_id_max_chars: limits::MAX_CORRELATION_ID_CHARS,
             idempotency_key_max_chars: limits::MAX_IDEMPOTENCY_KEY_CHARS,
             idempotency_window_hours: limits::IDEMPOTENCY_WINDOW_HOURS,
+            event_replay_window_hours: settings.event_retention.num_hours(),
+            export_retention_hours: settings.export_retention.num_hours(),
+            audit_retention_days: settings.audit_retention.num_days(),
         },
     })
 }

@@ -6,6 +6,7 @@ mod auth;
 mod commands;
 mod concurrency;
 mod events;
+mod housekeeping;
 mod idempotency;
 mod input;
 mod jobs;
