@@ -150,6 +150,17 @@ def test_a_jobs_owner_is_its_user(connection, viewer):
         viewer.system_service().users_service().list()
 
 
+def test_follow_owner_embeds_the_owners_names(connection):
+    """`follow=owner` gives the owner's names with the job, as following its link would."""
+    jobs = connection.system_service().jobs_service()
+    job = jobs.add(types.Job(description="whose, in one call"))
+    got = jobs.job_service(job.id).get(follow="owner")
+    assert (got.owner.name, got.owner.user_name) == ("admin", "admin@internal")
+    listed = [j for j in jobs.list(search="description=whose, in one call", follow="steps,owner")]
+    assert [j.owner.name for j in listed] == ["admin"]
+    assert jobs.job_service(job.id).get().owner.name is None, "only when followed"
+
+
 def test_end_a_step_and_a_failed_step_fails_its_job(connection):
     jobs = connection.system_service().jobs_service()
     job = jobs.add(types.Job(description="will fail"))

@@ -4,8 +4,8 @@
 #![allow(clippy::result_large_err)]
 
 use app::domain::{
-    build_tree, flatten, CorrelationId, Description, EndJob, EndStep, JobFilter, NewJob, NewStep,
-    Progress, Status, Step, StepType,
+    build_tree, flatten, CorrelationId, Description, EndJob, EndStep, Job, JobFilter, NewJob,
+    NewStep, Progress, Status, Step, StepType,
 };
 use app::service::step_room::Room;
 use app::service::{Caller, Page, ServiceError};
@@ -418,13 +418,27 @@ fn parse_max(format: &Format, max: Option<&str>) -> Result<Option<i64>, Response
 }
 
 /// oVirt's `follow` is a list of link paths separated by commas; one that starts with `steps`
-/// (`steps`, or deeper, `steps.job`, `steps.statistics`) embeds the steps. What lies further along
-/// such a path is the job itself or a step's empty statistics, so the steps are what it asks for.
-fn follows_steps(follow: Option<&str>) -> bool {
+/// (`steps`, or deeper, `steps.job`, `steps.statistics`) embeds the steps, one that starts with
+/// `owner` the owner's names. What lies further along such a path is the job itself, a step's empty
+/// statistics or the user's own links, so the first link is what it asks for.
+fn follows(follow: Option<&str>, link: &str) -> bool {
     follow.is_some_and(|f| {
         f.split(',')
-            .any(|path| path.trim().split('.').next() == Some("steps"))
+            .any(|path| path.trim().split('.').next() == Some(link))
     })
+}
+
+fn follows_steps(follow: Option<&str>) -> bool {
+    follows(follow, "steps")
+}
+
+/// A job as the list or a read gives it: its steps where followed, its owner's names where followed.
+fn job_out<'a>(job: &Job, steps: Option<&'a [Step]>, follow: Option<&str>) -> JobOut<'a> {
+    let out = JobOut::from_job(job, steps);
+    match follows(follow, "owner") {
+        true => out.owner_followed(job),
+        false => out,
+    }
 }
 
 /// A handler's answer: a refusal is a finished `<fault>` response too.
@@ -505,7 +519,7 @@ pub async fn list_jobs(
     let out = jobs
         .iter()
         .zip(&steps_of_each)
-        .map(|(job, mine)| JobOut::from_job(job, mine.as_deref()))
+        .map(|(job, mine)| job_out(job, mine.as_deref(), query.follow.as_deref()))
         .collect();
     let response = format.respond(StatusCode::OK, &JobsOut { job: out });
     Ok(keep_room_until_sent(response, room).await)
@@ -611,7 +625,8 @@ pub async fn get_job(
         .map_err(|e| format.error(e))?;
     // The tree is flattened, not copied: a job holds up to 100,000 steps.
     let steps = job.steps.take().map(flatten);
-    let response = format.respond(StatusCode::OK, &JobOut::from_job(&job, steps.as_deref()));
+    let out = job_out(&job, steps.as_deref(), query.follow.as_deref());
+    let response = format.respond(StatusCode::OK, &out);
     Ok(keep_room_until_sent(response, room).await)
 }
 
@@ -963,6 +978,10 @@ mod tests {
             assert!(!follows_steps(Some(follow)), "{follow}");
         }
         assert!(!follows_steps(None));
+        for follow in ["owner", "steps,owner", "owner.roles"] {
+            assert!(follows(Some(follow), "owner"), "{follow}");
+        }
+        assert!(!follows(Some("steps.owner"), "owner"));
     }
 
     #[test]

@@ -29,6 +29,21 @@ pub struct Ref {
     pub id: String,
 }
 
+/// A job's `<owner>`: the link, and with `follow=owner` the user's names as `<user>` gives them.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct OwnerOut {
+    #[serde(rename = "@href")]
+    pub href: String,
+    #[serde(rename = "@id")]
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+}
+
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Actions {
     pub link: Vec<Link>,
@@ -51,7 +66,7 @@ pub struct JobOut<'a> {
     pub last_updated: String,
     pub start_time: String,
     pub status: String,
-    pub owner: Ref,
+    pub owner: OwnerOut,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<StepsOut<'a>>,
 }
@@ -151,14 +166,27 @@ impl<'a> JobOut<'a> {
             last_updated: date(job.last_updated),
             start_time: date(job.start_time),
             status: status(job.status).to_owned(),
-            owner: Ref {
+            owner: OwnerOut {
                 href: user_href(job.owner),
                 id: job.owner.to_string(),
+                name: None,
+                principal: None,
+                user_name: None,
             },
             steps: steps.map(|s| StepsOut { step: StepItems(s) }),
             id: job.id.to_string(),
             href,
         }
+    }
+}
+
+impl JobOut<'_> {
+    /// `follow=owner`: the owner embedded, its names as `GET /users/{id}` gives them.
+    pub fn owner_followed(mut self, job: &Job) -> Self {
+        self.owner.name = Some(job.owner_name.clone());
+        self.owner.principal = Some(job.owner_name.clone());
+        self.owner.user_name = Some(internal_user_name(&job.owner_name));
+        self
     }
 }
 
@@ -212,6 +240,11 @@ pub struct UsersOut {
     pub user: Vec<UserOut>,
 }
 
+/// The form the SSO endpoint takes a local user's name in, as oVirt's `name@domain`.
+fn internal_user_name(username: &str) -> String {
+    format!("{username}@internal")
+}
+
 pub fn user_href(id: Uuid) -> String {
     format!("{API}/users/{id}")
 }
@@ -223,7 +256,7 @@ impl UserOut {
             id: user.id.to_string(),
             name: user.username.clone(),
             principal: user.username.clone(),
-            user_name: format!("{}@internal", user.username),
+            user_name: internal_user_name(&user.username),
         }
     }
 }
