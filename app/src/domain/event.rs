@@ -6,8 +6,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// One journal entry. `data` is the job (`job.*`) or step (`step.*`) as it is after the change, in the
-/// same shape and spelling as the REST API returns it (times as `…31.627080Z`), a job without `steps`
-/// or `progress` (a step's own `progress` is in its events); `job.purged` carries only the id.
+/// same shape and spelling as the REST API returns it (times as `…31.627080Z`), a job without `steps`.
+/// Only a job's own changes make job events, each with the job's progress then; a step's progress
+/// comes in its own events (the step's own figure, not its sub-steps' roll-up). `job.purged`
+/// carries only the id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Event {
     pub seq: i64,

@@ -10,7 +10,8 @@ use crate::domain::{Job, Status, Step, StepType};
 /// mean over its top-level steps of their values (100 for an ended one, else its own progress, else
 /// its sub-steps' roll-up, else 0), once any is informative, in whole numbers as the detail's tree
 /// divides: from the sums the job row keeps (migrations `job_progress_kept_on_the_job` and
-/// `step_progress_rolled_up_on_write`), not by reading the steps.
+/// `step_progress_rolled_up_on_write`), not by reading the steps. A job's events take their progress
+/// by the same rule (migration `job_events_carry_progress`): change both or neither.
 pub const JOB_COLUMNS: &str = "j.id, j.description, j.status, j.is_external, j.auto_cleared, \
      j.owner, u.username as owner_name, j.correlation_id, j.start_time, j.end_time, j.last_updated, j.result, j.timeout_seconds, \
      case when j.status = 'finished' then 100::smallint \

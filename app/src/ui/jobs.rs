@@ -111,9 +111,9 @@ pub fn JobsPage() -> impl IntoView {
         }
     };
 
-    // A step's progress or end moves its job's progress, which the job's own events do not carry:
-    // while a running job on the page has such changes, the page is read again, at most once a
-    // second (the rows change in place).
+    // A step's progress or end moves its job's progress, which only the job's own changes send as
+    // job events: while a running job on the page has such changes, the page is read again, at most
+    // once a second (the rows change in place).
     let reread = RwSignal::new(0u32);
     let reread_due = StoredValue::new(false);
     let page = LocalResource::new(move || {
@@ -154,7 +154,7 @@ pub fn JobsPage() -> impl IntoView {
         let first_page = q.get("cursor").is_none();
         match event.kind.as_str() {
             "job.created" | "job.updated" => {
-                let Ok(mut job) = serde_json::from_value::<Job>(event.data.clone()) else {
+                let Ok(job) = serde_json::from_value::<Job>(event.data.clone()) else {
                     return;
                 };
                 let shown = jobs.with_untracked(|list| {
@@ -163,11 +163,7 @@ pub fn JobsPage() -> impl IntoView {
                         .cloned()
                 });
                 if let Some(row) = shown {
-                    job.progress = if job.status == Status::Finished {
-                        Some(100)
-                    } else {
-                        row.with_untracked(|j| j.progress)
-                    };
+                    // The event's job is the job as read then, its progress included.
                     row.set(job);
                 } else if event.kind == "job.created" && first_page && matches(&filter, &job) {
                     jobs.update(|list| {

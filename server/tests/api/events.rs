@@ -194,25 +194,35 @@ async fn an_event_spells_its_job_or_step_as_the_rest_api_does(pool: PgPool) {
     let mut live = Subscription::open(&app, "", None).await;
     let job = app.add_job("copy disks").await;
     let step = app.add_top_step(&job, "disk 1").await;
+    let path = format!("/api/jobs/{}/steps/{}/progress", id(&job), id(&step));
+    expect_status(app.post(&path, &json!({ "progress": 40 })).await, 200).await;
+    // A change of the job's own while its step reports 40 %: the job as the answer gives it.
+    let cleared = app
+        .post(&format!("/api/jobs/{}/clear", id(&job)), &json!({}))
+        .await;
+    let cleared = expect_status(cleared, 200).await;
+    assert_eq!(cleared["progress"], 40);
     finish_step_then_job(&app, &job, &step).await;
     let (read_job, read_step) = (app.job(&job).await, app.step(&job, &step).await);
-    // A job's events carry no progress (see the Event schema); everything else is as read.
-    let mut read_job_without_progress = read_job.clone();
-    read_job_without_progress
-        .as_object_mut()
-        .unwrap()
-        .remove("progress");
-    let events = live.take(4).await;
-    let replayed = Subscription::open(&app, "", Some(0)).await.take(4).await;
+    let events = live.take(6).await;
+    let replayed = Subscription::open(&app, "", Some(0)).await.take(6).await;
     for (how, events) in [("live", events), ("replayed", replayed)] {
         let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
         assert_eq!(
             kinds,
-            ["job.created", "step.created", "step.updated", "job.updated"],
+            [
+                "job.created",
+                "step.created",
+                "step.updated",
+                "job.updated",
+                "step.updated",
+                "job.updated"
+            ],
             "{how}"
         );
-        assert_eq!(events[2].data["data"], read_step, "{how}");
-        assert_eq!(events[3].data["data"], read_job_without_progress, "{how}");
+        assert_eq!(events[3].data["data"], cleared, "{how}");
+        assert_eq!(events[4].data["data"], read_step, "{how}");
+        assert_eq!(events[5].data["data"], read_job, "{how}");
         // The job as created: its times in the same spelling as the job read later.
         assert_eq!(
             events[0].data["data"]["start_time"], read_job["start_time"],
