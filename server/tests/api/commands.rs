@@ -876,12 +876,7 @@ async fn put_retention(app: &TestApp, body: &Value) -> reqwest::Response {
 }
 
 async fn delete_retention(app: &TestApp) -> reqwest::Response {
-    app.client
-        .delete(app.url("/api/settings/retention"))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
+    app.delete("/api/settings/retention").await
 }
 
 /// A command's parameters are read as a request body is: a missing one is named itself, types in

@@ -97,6 +97,15 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> Response {
         self.client
             .post(self.url(path))

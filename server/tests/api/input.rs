@@ -349,13 +349,7 @@ async fn a_body_that_is_not_json_is_a_415(pool: PgPool) {
 async fn unknown_routes_and_methods_are_problems_too(pool: PgPool) {
     let app = spawn_app(pool).await;
     expect_problem(app.get("/api/nothing-here").await, 404, "route").await;
-    let response = app
-        .client
-        .delete(app.url("/api/jobs"))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete("/api/jobs").await;
     expect_problem(response, 405, "method").await;
 }
 

@@ -402,13 +402,7 @@ async fn a_revoked_api_token_is_refused_on_the_next_request(pool: PgPool) {
         listed["items"][0].get("token").is_none(),
         "secrets are shown once"
     );
-    let revoke = app
-        .client
-        .delete(app.url(&format!("/api/tokens/{}", id(&token))))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
+    let revoke = app.delete(&format!("/api/tokens/{}", id(&token))).await;
     assert_eq!(revoke.status(), 204);
     expect_problem(plugin.get("/api/jobs").await, 401, "revoked").await;
 }
@@ -530,12 +524,8 @@ async fn roles_can_be_created_attached_and_detached(pool: PgPool) {
         "Injector cannot view"
     );
     let detach = app
-        .client
-        .delete(app.url(&format!("/api/users/{user_id}/roles/Injector")))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
+        .delete(&format!("/api/users/{user_id}/roles/Injector"))
+        .await;
     assert_eq!(detach.status(), 200);
     assert_eq!(
         injector
