@@ -89,17 +89,16 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
+        self.without_body(reqwest::Method::GET, path).await
     }
 
     pub async fn delete(&self, path: &str) -> Response {
+        self.without_body(reqwest::Method::DELETE, path).await
+    }
+
+    async fn without_body(&self, method: reqwest::Method, path: &str) -> Response {
         self.client
-            .delete(self.url(path))
+            .request(method, self.url(path))
             .bearer_auth(&self.token)
             .send()
             .await
