@@ -56,3 +56,18 @@ test('a viewer sees the retention settings but cannot change them', async ({ pag
   await expect(page.getByText('Changing these needs the MANAGE_TASKS permission.')).toBeVisible();
   await expect(page.getByRole('button', { name: 'Save' })).toHaveCount(0);
 });
+
+test('the settings page says how long the server keeps events, audit records and exported files', async ({ page, request }) => {
+  const caps = await api(request, await token(request)).get('/api/capabilities');
+  const { event_replay_window_hours: events, audit_retention_days: audit, export_retention_hours: exports } = caps.limits;
+  await signIn(page);
+  await page.goto('/settings');
+  const kept = page.getByRole('region', { name: 'Kept by the server' });
+  const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  await expect(kept.locator('dt')).toHaveText(['Live events', 'Audit log', 'Exported files']);
+  await expect(kept.locator('dd')).toHaveText([
+    `${plural(events, 'hour')} — a Tasks pane away longer reloads what it shows`,
+    plural(audit, 'day'),
+    `${plural(exports, 'hour')} — then the file is deleted`,
+  ]);
+});

@@ -119,6 +119,13 @@ pub async fn retention_settings() -> Result<crate::domain::Retention, AppError> 
     Ok(engine.retention(&caller).await?)
 }
 
+/// How long events, audit records and exports are kept (any signed-in user, as capabilities).
+#[server(prefix = "/sfn", endpoint = "kept_for")]
+pub async fn kept_for() -> Result<crate::domain::KeptFor, AppError> {
+    super::context::caller()?;
+    Ok(super::context::request()?.kept_for)
+}
+
 /// Store new retention settings for every server process (`MANAGE_TASKS`).
 #[server(prefix = "/sfn", endpoint = "set_retention_settings", input = Json)]
 pub async fn set_retention_settings(

@@ -28,6 +28,8 @@ pub mod context {
         pub secure: bool,
         /// Lifetime of a UI session.
         pub session_ttl: chrono::Duration,
+        /// How long events, audit records and exports are kept.
+        pub kept_for: crate::domain::KeptFor,
         /// The internal commands' runner.
         pub commands: crate::service::commands::CommandRunner,
         /// Room a large read took, kept by the server until the answer has been sent.

@@ -95,6 +95,17 @@ impl Retention {
     }
 }
 
+/// How long what piles up is kept before the housekeeping forgets it: this server process's
+/// configuration (`--event-retention-hours`, `--audit-retention-days`, `--export-retention-hours`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptFor {
+    /// Events, and so how far back a reconnecting stream replays.
+    pub events_hours: i64,
+    pub audit_days: i64,
+    /// ExportJobs files, downloadable until then.
+    pub exports_hours: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

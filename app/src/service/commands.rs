@@ -797,7 +797,11 @@ impl CommandRunner {
         };
         std::fs::create_dir_all(&self.export_dir)
             .map_err(|e| ServiceError::Internal(format!("export folder: {e}")))?;
-        let path = self.export_dir.join(format!("{id}.{ext}"));
+        // Recorded as a full path, so the download and the clean-up of old exports find the file
+        // from whichever folder a process sharing the database runs in (on this host).
+        let dir = std::fs::canonicalize(&self.export_dir)
+            .map_err(|e| ServiceError::Internal(format!("export folder: {e}")))?;
+        let path = dir.join(format!("{id}.{ext}"));
         let file = std::fs::File::create(&path)
             .map_err(|e| ServiceError::Internal(format!("export file: {e}")))?;
         let fail =

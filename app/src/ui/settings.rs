@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 
 use super::{format, use_me, ErrorNote, Note};
-use crate::api::{reset_retention_settings, retention_settings, set_retention_settings};
-use crate::domain::{ActionGroup, Retention, RetentionSource};
+use crate::api::{kept_for, reset_retention_settings, retention_settings, set_retention_settings};
+use crate::domain::{ActionGroup, KeptFor, Retention, RetentionSource};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -24,6 +24,37 @@ pub fn SettingsPage() -> impl IntoView {
             })}
         </Transition>
         <Note status/>
+        <KeptForCard/>
+    }
+}
+
+/// How long the server keeps events, audit records and exports: its configuration, shown.
+#[component]
+fn KeptForCard() -> impl IntoView {
+    let figures = LocalResource::new(kept_for);
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    view! {
+        <section class="card kept-for" aria-labelledby="kept-for-title">
+            <h3 id="kept-for-title">"Kept by the server"</h3>
+            <Transition fallback=|| view! { <p aria-busy="true">"Loading…"</p> }>
+                {move || figures.get().map(|r| match r {
+                    Err(e) => view! { <ErrorNote error=e/> }.into_any(),
+                    Ok(KeptFor { events_hours, audit_days, exports_hours }) => view! {
+                        <dl>
+                            <dt>"Live events"</dt>
+                            <dd>{plural(events_hours, "hour")}
+                                <span class="muted">" — a Tasks pane away longer reloads what it shows"</span></dd>
+                            <dt>"Audit log"</dt><dd>{plural(audit_days, "day")}</dd>
+                            <dt>"Exported files"</dt>
+                            <dd>{plural(exports_hours, "hour")}
+                                <span class="muted">" — then the file is deleted"</span></dd>
+                        </dl>
+                        <p class="muted">"From the server's configuration (STEPWISE_EVENT_RETENTION_HOURS, \
+                            STEPWISE_AUDIT_RETENTION_DAYS, STEPWISE_EXPORT_RETENTION_HOURS)."</p>
+                    }.into_any(),
+                })}
+            </Transition>
+        </section>
     }
 }
 

@@ -67,7 +67,7 @@ pub async fn capabilities(
     State(state): State<AppState>,
     _caller: Authenticated,
 ) -> Json<Capabilities> {
-    let settings = &state.settings;
+    let kept_for = state.settings.kept_for();
     Json(Capabilities {
         api_version: "1".into(),
         job_statuses: Status::ALL.to_vec(),
@@ -86,9 +86,9 @@ pub async fn capabilities(
             correlation_id_max_chars: limits::MAX_CORRELATION_ID_CHARS,
             idempotency_key_max_chars: limits::MAX_IDEMPOTENCY_KEY_CHARS,
             idempotency_window_hours: limits::IDEMPOTENCY_WINDOW_HOURS,
-            event_replay_window_hours: settings.event_retention.num_hours(),
-            export_retention_hours: settings.export_retention.num_hours(),
-            audit_retention_days: settings.audit_retention.num_days(),
+            event_replay_window_hours: kept_for.events_hours,
+            export_retention_hours: kept_for.exports_hours,
+            audit_retention_days: kept_for.audit_days,
         },
     })
 }

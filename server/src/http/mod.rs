@@ -52,6 +52,17 @@ pub struct Settings {
     pub tls: bool,
 }
 
+impl Settings {
+    /// How long events, audit records and exports are kept, in the units they are configured in.
+    pub fn kept_for(&self) -> app::domain::KeptFor {
+        app::domain::KeptFor {
+            events_hours: self.event_retention.num_hours(),
+            audit_days: self.audit_retention.num_days(),
+            exports_hours: self.export_retention.num_hours(),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
@@ -184,6 +195,7 @@ async fn server_fn(State(state): State<AppState>, req: Request) -> Response {
         origin: extract::origin_of(&parts),
         secure,
         session_ttl: state.settings.session_ttl,
+        kept_for: state.settings.kept_for(),
         commands: state.commands.clone(),
         room: RoomSlot::default(),
     };
