@@ -38,6 +38,19 @@ async fn journal(pool: &PgPool, kind: &str, entity: &Value) -> Vec<(String, Opti
     .unwrap()
 }
 
+/// The audit log as read, and its records of one action.
+async fn audit_records(app: &TestApp, action: &str) -> (Value, Vec<Value>) {
+    let audit = expect_status(app.get("/api/audit").await, 200).await;
+    let records = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == action)
+        .cloned()
+        .collect();
+    (audit, records)
+}
+
 async fn run(app: &TestApp, name: &str, query: &str, body: Value) -> reqwest::Response {
     app.post(&format!("/api/commands/{name}{query}"), &body)
         .await
@@ -152,13 +165,7 @@ async fn end_jobs_previews_then_ends_the_matching_jobs_as_an_internal_job(pool: 
     assert_eq!(app.job(&b).await["result"], said.as_str());
     assert!(app.job(&other).await.get("result").is_none());
     // The bulk end is in the audit log, which outlives its auto-cleared job; the dry run is not.
-    let audit = expect_status(app.get("/api/audit").await, 200).await;
-    let records: Vec<&Value> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "jobs_ended")
-        .collect();
+    let (audit, records) = audit_records(&app, "jobs_ended").await;
     assert_eq!(records.len(), 1, "{audit}");
     assert_eq!(records[0]["actor"], ADMIN);
     assert_eq!(records[0]["success"], true);
@@ -416,13 +423,7 @@ async fn cleanup_deletes_only_ended_jobs_old_enough(pool: PgPool) {
     expect_status(app.get(&format!("/api/jobs/{}", id(&recent))).await, 200).await;
     expect_status(app.get(&format!("/api/jobs/{}", id(&running))).await, 200).await;
     // The deletion is in the audit log (with no filter: every job old enough); dry runs are not.
-    let audit = expect_status(app.get("/api/audit").await, 200).await;
-    let records: Vec<&Value> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "jobs_deleted")
-        .collect();
+    let (audit, records) = audit_records(&app, "jobs_deleted").await;
     assert_eq!(records.len(), 1, "{audit}");
     assert_eq!(
         records[0]["detail"], "Deleted 1 ended job(s); every job",
