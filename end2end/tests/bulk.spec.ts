@@ -31,6 +31,10 @@ test('a bulk end by the current filter shows a preview count, then ends the matc
   await page.getByRole('link', { name: 'Audit log' }).click();
   await expect(page.getByRole('row').filter({ hasText: tag }).first())
     .toContainText('jobs ended (Ended 2 job(s) as aborted');
+  // And how long it stays there.
+  const { audit_retention_days: days } = (await admin.get('/api/capabilities')).limits;
+  await expect(page.getByTestId('audit-kept'))
+    .toHaveText(`Records are kept for ${days} day${days === 1 ? '' : 's'}, then deleted.`);
 });
 
 test('an export run from the UI offers its file on its job\'s page, and the file holds the matching jobs', async ({ page, request }) => {

@@ -6,8 +6,9 @@ use uuid::Uuid;
 use super::format;
 use super::{ErrorNote, Note};
 use crate::api::{
-    change_role, create_role, create_token, create_user, delete_role, list_audit, list_roles,
-    list_tokens, list_users, reset_password, revoke_token, set_user_disabled, set_user_role,
+    change_role, create_role, create_token, create_user, delete_role, kept_for, list_audit,
+    list_roles, list_tokens, list_users, reset_password, revoke_token, set_user_disabled,
+    set_user_role,
 };
 use crate::domain::{ActionGroup, Role, User, SUPER_USER};
 
@@ -305,8 +306,17 @@ pub fn TokensPage() -> impl IntoView {
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let entries = LocalResource::new(|| list_audit(None));
+    let kept = LocalResource::new(kept_for);
     view! {
         <h2>"Audit log"</h2>
+        // The line is there from the start, so the table does not move when it is filled in.
+        <p class="muted" data-testid="audit-kept">{move || match kept.get() {
+            Some(Ok(k)) => format!(
+                "Records are kept for {}, then deleted.",
+                format::amount(k.audit_days, "day")
+            ),
+            _ => "\u{a0}".to_owned(),
+        }}</p>
         <Transition fallback=|| view! { <p aria-busy="true">"Loading the audit log…"</p> }>
             {move || entries.get().map(|r| match r {
                 Err(e) => view! { <ErrorNote error=e/> }.into_any(),

@@ -78,6 +78,11 @@ pub fn status(status: Status) -> (&'static str, &'static str, &'static str) {
     }
 }
 
+/// A number of some unit, the unit plural but for one: `1 day`, `90 days`.
+pub fn amount(n: i64, unit: &str) -> String {
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 /// A count with thousands separated: `100,000`.
 pub fn count(n: usize) -> String {
     let digits = n.to_string();
@@ -196,5 +201,12 @@ mod tests {
         ] {
             assert_eq!(count(n), text);
         }
+    }
+
+    #[test]
+    fn an_amount_of_one_is_singular() {
+        assert_eq!(amount(1, "day"), "1 day");
+        assert_eq!(amount(90, "day"), "90 days");
+        assert_eq!(amount(0, "hour"), "0 hours");
     }
 }

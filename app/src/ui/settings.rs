@@ -32,7 +32,6 @@ pub fn SettingsPage() -> impl IntoView {
 #[component]
 fn KeptForCard() -> impl IntoView {
     let figures = LocalResource::new(kept_for);
-    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
     view! {
         <section class="card kept-for" aria-labelledby="kept-for-title">
             <h3 id="kept-for-title">"Kept by the server"</h3>
@@ -42,11 +41,11 @@ fn KeptForCard() -> impl IntoView {
                     Ok(KeptFor { events_hours, audit_days, exports_hours }) => view! {
                         <dl>
                             <dt>"Live events"</dt>
-                            <dd>{plural(events_hours, "hour")}
+                            <dd>{format::amount(events_hours, "hour")}
                                 <span class="muted">" — a Tasks pane away longer reloads what it shows"</span></dd>
-                            <dt>"Audit log"</dt><dd>{plural(audit_days, "day")}</dd>
+                            <dt>"Audit log"</dt><dd>{format::amount(audit_days, "day")}</dd>
                             <dt>"Exported files"</dt>
-                            <dd>{plural(exports_hours, "hour")}
+                            <dd>{format::amount(exports_hours, "hour")}
                                 <span class="muted">" — then the file is deleted"</span></dd>
                         </dl>
                         <p class="muted">"From the server's configuration (STEPWISE_EVENT_RETENTION_HOURS, \
