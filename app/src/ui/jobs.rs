@@ -137,7 +137,16 @@ pub fn JobsPage() -> impl IntoView {
         if let Some(result) = page.get() {
             match result {
                 Ok(p) => {
-                    jobs.update(|list| merge(list, p.items));
+                    // On the first page, a job that arrived live while the page was being read is
+                    // newer than anything the page knew of: it stays (see `merge`).
+                    let q = query.get_untracked();
+                    let filter = filter_from_query(&q);
+                    let first_page = q.get("cursor").is_none();
+                    let arrived = |job: &Job| first_page && matches(&filter, job);
+                    jobs.update(|list| {
+                        merge(list, p.items, arrived);
+                        list.truncate(PAGE_SIZE as usize);
+                    });
                     next_cursor.set(p.next_cursor);
                     error.set(None);
                 }
@@ -310,11 +319,22 @@ pub fn JobsPage() -> impl IntoView {
 
 /// A newly loaded page's jobs, reusing the signal of each job already shown (its row stays as it is,
 /// redrawn in place where the job changed).
-fn merge(list: &mut Vec<ArcRwSignal<Job>>, items: Vec<Job>) {
-    let mut shown: std::collections::HashMap<Uuid, ArcRwSignal<Job>> = list
-        .drain(..)
+fn merge(list: &mut Vec<ArcRwSignal<Job>>, items: Vec<Job>, may_stay: impl Fn(&Job) -> bool) {
+    // Rows newer than the page's newest job, which the page may stay with: jobs added by a live
+    // event while the page was being read (the page, read before they existed, would drop them).
+    let newest = items.first().map(|j| (j.start_time, j.id));
+    let (newer, older): (Vec<_>, Vec<_>) = list.drain(..).partition(|row| {
+        row.with_untracked(|j| newest.is_none_or(|n| (j.start_time, j.id) > n) && may_stay(j))
+    });
+    let mut shown: std::collections::HashMap<Uuid, ArcRwSignal<Job>> = older
+        .into_iter()
         .map(|j| (j.with_untracked(|j| j.id), j))
         .collect();
+    let newer: Vec<_> = newer
+        .into_iter()
+        .filter(|row| row.with_untracked(|j| !items.iter().any(|i| i.id == j.id)))
+        .collect();
+    list.extend(newer);
     list.extend(items.into_iter().map(|job| match shown.remove(&job.id) {
         Some(row) => {
             if row.with_untracked(|j| *j != job) {
@@ -416,5 +436,46 @@ pub fn Progress(value: Option<i16>) -> impl IntoView {
         }
         .into_any(),
         None => view! { <span class="progress none"></span> }.into_any(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(n: u128, started_second: i64) -> Job {
+        serde_json::from_value(serde_json::json!({
+            "id": Uuid::from_u128(n), "description": format!("job {n}"), "status": "started",
+            "is_external": true, "auto_cleared": false, "owner": Uuid::from_u128(99),
+            "owner_name": "admin",
+            "start_time": chrono::DateTime::from_timestamp(started_second, 0).unwrap(),
+            "last_updated": chrono::DateTime::from_timestamp(started_second, 0).unwrap(),
+        }))
+        .unwrap()
+    }
+
+    fn ids(list: &[ArcRwSignal<Job>]) -> Vec<u128> {
+        list.iter()
+            .map(|r| r.with_untracked(|j| j.id.as_u128()))
+            .collect()
+    }
+
+    #[test]
+    fn a_page_read_before_a_job_arrived_live_keeps_that_job_and_drops_what_is_gone() {
+        // Shown: job 3, just arrived live; jobs 2 and 1 as the last page had them.
+        let mut list: Vec<_> = [job(3, 30), job(2, 20), job(1, 10)]
+            .into_iter()
+            .map(ArcRwSignal::new)
+            .collect();
+        // A page read before job 3 existed, without job 1 (purged meanwhile), with job 0.
+        merge(&mut list, vec![job(2, 20), job(0, 5)], |_| true);
+        assert_eq!(ids(&list), [3, 2, 0]);
+        // Where the newer job may not stay (another page, or it does not match), the page rules.
+        merge(&mut list, vec![job(2, 20), job(0, 5)], |_| false);
+        assert_eq!(ids(&list), [2, 0]);
+        // An empty page keeps only what may stay.
+        let mut list = vec![ArcRwSignal::new(job(4, 40))];
+        merge(&mut list, Vec::new(), |j| j.id.as_u128() != 4);
+        assert!(list.is_empty());
     }
 }
