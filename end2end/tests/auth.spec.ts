@@ -158,3 +158,35 @@ test("the Users page does not offer what the server refuses on one's own row: di
   await expect(mine.getByRole('button', { name: 'Take SuperUser from admin' })).toHaveCount(0);
   await expect(mine.getByRole('button', { name: 'Disable' })).toHaveCount(0);
 });
+
+test('signing out in one tab sends the other tabs to sign in', async ({ page }) => {
+  await signIn(page);
+  const other = await page.context().newPage();
+  await other.goto('/');
+  await expect(other.getByTestId('connection')).toHaveText('Live');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByRole('heading', { name: 'Sign in to Stepwise' })).toBeVisible();
+  // The server ends the other tab's event stream with its session; coming back is refused, and
+  // the tab asks who is signed in: nobody.
+  await expect(other.getByRole('heading', { name: 'Sign in to Stepwise' })).toBeVisible({ timeout: 15_000 });
+  await other.close();
+});
+
+test('a user whose right to view tasks is taken away while the page is open is told there are no live updates', async ({ page, request }) => {
+  const bearer = await token(request);
+  const admin = api(request, bearer);
+  const name = unique('viewer').replace(' ', '-');
+  const user = await admin.post('/api/users', { username: name, password: 'viewer-password' });
+  await admin.put(`/api/users/${user.id}/roles/TaskViewer`);
+  await signIn(page, name, 'viewer-password');
+  await expect(page.getByTestId('connection')).toHaveText('Live');
+  const detached = await request.delete(`/api/users/${user.id}/roles/TaskViewer`, {
+    headers: { Authorization: `Bearer ${bearer}` },
+  });
+  expect(detached.status()).toBe(200);
+  await expect(page.getByTestId('connection')).toHaveText('No live updates', { timeout: 15_000 });
+  // It stays so (no stream is tried again), and the user is still signed in.
+  await page.waitForTimeout(3_000);
+  await expect(page.getByTestId('connection')).toHaveText('No live updates');
+  await expect(page.getByTestId('signed-in-user')).toHaveText(name);
+});

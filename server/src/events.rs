@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use app::domain::{Event, EventFilter};
 use app::service::events::EVENTS_CHANNEL;
-use app::service::Engine;
+use app::service::{CredentialChanges, Engine, ServiceError};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -29,7 +29,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiQuery, Authenticated};
+use crate::http::extract::{credential_secret, ApiQuery, Authenticated};
 use crate::http::AppState;
 
 /// Events kept in memory for in-process subscribers; beyond that a subscriber catches up from the
@@ -43,6 +43,10 @@ const CONNECTION_BUFFER: usize = 64;
 const CHUNK_BYTES: usize = 64 * 1024;
 /// A comment sent after this long without an event, so proxies and clients see the stream alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often an open stream checks its credential again without being told of a change: a token
+/// expired, or revoked (a user disabled, a role taken away) through another server process. A
+/// change made through this process ends the stream at once.
+const RECHECK: Duration = Duration::from_secs(10);
 /// How often the hub looks at the journal without being told of a change (a change made by another
 /// process not yet numbered, a lost connection).
 const POLL: Duration = Duration::from_millis(100);
@@ -256,8 +260,15 @@ pub async fn stream(
         Some(n) => n,
         None => state.engine.event_head().await?,
     };
+    // The extractor let the request in with this secret, so it is there.
+    let secret = credential_secret(&headers).unwrap_or_default();
+    let follower = Follower {
+        caller,
+        changes: state.engine.credential_changes(&secret),
+        secret,
+    };
     let (tx, rx) = mpsc::channel::<Bytes>(CONNECTION_BUFFER);
-    tokio::spawn(feed(state.engine.clone(), caller, hub, filter, start, tx));
+    tokio::spawn(feed(state.engine.clone(), follower, hub, filter, start, tx));
     let mut response = Body::from_stream(ReceiverStream(rx)).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -266,6 +277,30 @@ pub async fn stream(
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// Who follows a stream, with the credential they opened it with, checked again while it lasts.
+struct Follower {
+    caller: app::service::Caller,
+    secret: String,
+    /// Changes to credentials and roles made through this process that may concern it.
+    changes: CredentialChanges,
+}
+
+impl Follower {
+    /// Check the credential again: false once it no longer lets its holder follow events (expired,
+    /// revoked, its user disabled, `VIEW_TASKS` taken away). A database that does not
+    /// answer refuses nothing: the stream goes on, and the check comes again.
+    async fn still_allowed(&mut self, engine: &Engine) -> bool {
+        match engine.events_follower(&self.secret).await {
+            Ok(caller) => {
+                self.caller = caller;
+                true
+            }
+            Err(ServiceError::Unauthorized(_) | ServiceError::Forbidden(_)) => false,
+            Err(_) => true,
+        }
+    }
 }
 
 /// What one subscriber has yet to be sent, gathered into chunks of up to `CHUNK_BYTES`.
@@ -300,10 +335,11 @@ impl Outbox {
 /// One subscriber: catch up from the journal, then follow the hub, falling back to the journal
 /// whenever it falls behind. Events that are ready together go to the client as one chunk, so a
 /// pass of the hub costs each connection one write, not one per event. Ends when the client goes
-/// away or the server stops.
+/// away, the server stops, or the follower's credential no longer lets them follow (checked every
+/// `RECHECK` and after each change to credentials made through this process).
 async fn feed(
     engine: Engine,
-    caller: app::service::Caller,
+    mut follower: Follower,
     hub: EventHub,
     filter: EventFilter,
     mut last: i64,
@@ -325,8 +361,12 @@ async fn feed(
         }
         last = head;
     }
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // When to send a keep-alive comment if nothing else has gone out by then.
+    let mut quiet_until = tokio::time::Instant::now() + KEEP_ALIVE;
     loop {
-        if !catch_up(&engine, &caller, &filter, &mut last, &mut out, &tx).await
+        if !catch_up(&engine, &follower.caller, &filter, &mut last, &mut out, &tx).await
             || !out.flush(&tx).await
         {
             return;
@@ -335,10 +375,23 @@ async fn feed(
             let received = tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = tx.closed() => return,
-                _ = tokio::time::sleep(KEEP_ALIVE) => {
+                _ = recheck.tick() => {
+                    if !follower.still_allowed(&engine).await {
+                        return;
+                    }
+                    continue;
+                }
+                () = follower.changes.next() => {
+                    if !follower.still_allowed(&engine).await {
+                        return;
+                    }
+                    continue;
+                }
+                _ = tokio::time::sleep_until(quiet_until) => {
                     if tx.send(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
                         return;
                     }
+                    quiet_until = tokio::time::Instant::now() + KEEP_ALIVE;
                     continue;
                 }
                 received = live.recv() => received,
@@ -351,8 +404,11 @@ async fn feed(
                     Ok(frame) => {
                         if frame.seq > last {
                             last = frame.seq;
-                            if frame.matches(&filter) && !out.push(&frame.sse, &tx).await {
-                                return;
+                            if frame.matches(&filter) {
+                                if !out.push(&frame.sse, &tx).await {
+                                    return;
+                                }
+                                quiet_until = tokio::time::Instant::now() + KEEP_ALIVE;
                             }
                         }
                     }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::auth_cache::CredentialChanges;
 use super::{Caller, Engine, Result};
 use crate::domain::{ActionGroup, Event, EventFilter, Job, Step};
 
@@ -135,6 +136,25 @@ impl Engine {
     /// May this caller subscribe to events at all?
     pub fn authorize_events(&self, caller: &Caller) -> Result<()> {
         caller.require(ActionGroup::ViewTasks)
+    }
+
+    /// Who follows the event stream with `secret` (a bearer token, API token or UI session), as
+    /// they now are — or why they may no longer: the credential expired or was revoked, the user
+    /// was disabled (`Unauthorized`), `VIEW_TASKS` was taken away (`Forbidden`). An open
+    /// stream asks this again now and then and after [`Engine::credential_changes`], and ends on a
+    /// refusal.
+    pub async fn events_follower(&self, secret: &str) -> Result<Caller> {
+        let caller = self.authenticate_token(secret).await?;
+        self.authorize_events(&caller)?;
+        Ok(caller)
+    }
+
+    /// Wakes the holder of `secret` after each change made through this process that may concern
+    /// it: its own sign-out, any API token revoked, a user disabled, roles changed.
+    pub fn credential_changes(&self, secret: &str) -> CredentialChanges {
+        use sha2::{Digest, Sha256};
+        self.auth_cache
+            .changes(Sha256::digest(secret.as_bytes()).to_vec())
     }
 
     /// Forget events older than `retention` (and idempotency keys past their window).

@@ -21,6 +21,7 @@ mod steps;
 pub mod users;
 
 pub use audit::Origin;
+pub use auth_cache::CredentialChanges;
 pub use commands::{steps_by_job, MAX_STEPS_PER_LOAD};
 pub use error::{FieldError, ServiceError};
 pub use idempotency::IdempotencyKey;

@@ -400,10 +400,10 @@ impl Engine {
     pub async fn revoke_secret(&self, token: &str) -> Result<()> {
         let hash = Sha256::digest(token.as_bytes()).to_vec();
         sqlx::query("update access_token set revoked_at = now() where token_hash = $1 and revoked_at is null")
-            .bind(hash)
+            .bind(&hash)
             .execute(&self.pool)
             .await?;
-        self.auth_cache.clear();
+        self.auth_cache.clear_for_revoked(&hash);
         Ok(())
     }
 }

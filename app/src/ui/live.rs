@@ -1,7 +1,8 @@
 //! The live event stream for the UI: an `EventSource` on `/api/events` (the session cookie
 //! authenticates it). The browser reconnects by itself and sends `Last-Event-ID`, so the journal
 //! replays exactly what was missed; `resync` asks the views to reload. A hidden tab closes its
-//! stream and resumes from its last event when shown again.
+//! stream and resumes from its last event when shown again. The server ends a stream whose session
+//! is over; refused when it comes back, the tab asks who is signed in and goes to sign in if nobody.
 
 use leptos::prelude::*;
 
@@ -16,6 +17,8 @@ pub enum Connection {
     Reconnecting,
     /// The tab is hidden and holds no stream; it resumes when shown.
     Paused,
+    /// The user may not follow events (no `VIEW_TASKS`): no stream is held.
+    NotAllowed,
 }
 
 /// What the live stream offers to views: the latest event, a resync counter, the connection state.
@@ -59,6 +62,8 @@ struct Stream {
     generation: std::cell::Cell<u64>,
     /// The tab is hidden: no stream is held until it is shown again.
     paused: std::cell::Cell<bool>,
+    /// The user may not follow events: no stream is opened again.
+    refused: std::cell::Cell<bool>,
     set_last: WriteSignal<Option<Event>>,
     set_resyncs: WriteSignal<u32>,
     set_connection: WriteSignal<Connection>,
@@ -78,6 +83,7 @@ fn connect(
         source: std::cell::RefCell::new(None),
         generation: std::cell::Cell::new(0),
         paused: std::cell::Cell::new(false),
+        refused: std::cell::Cell::new(false),
         set_last,
         set_resyncs,
         set_connection,
@@ -118,7 +124,9 @@ fn pause(stream: &std::rc::Rc<Stream>) {
     if let Some((source, _handlers)) = stream.source.borrow_mut().take() {
         source.close();
     }
-    stream.set_connection.set(Connection::Paused);
+    if !stream.refused.get() {
+        stream.set_connection.set(Connection::Paused);
+    }
 }
 
 #[cfg(feature = "csr")]
@@ -130,7 +138,9 @@ fn resume(stream: &std::rc::Rc<Stream>) {
         // No event seen yet, so no position to resume from: the views reload what they show.
         stream.set_resyncs.update(|n| *n += 1);
     }
-    stream.set_connection.set(Connection::Reconnecting);
+    if !stream.refused.get() {
+        stream.set_connection.set(Connection::Reconnecting);
+    }
     open_source(stream);
 }
 
@@ -142,7 +152,7 @@ fn open_source(stream: &std::rc::Rc<Stream>) {
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
 
-    if stream.paused.get() {
+    if stream.paused.get() || stream.refused.get() {
         return;
     }
     let generation = stream.generation.get() + 1;
@@ -174,6 +184,24 @@ fn open_source(stream: &std::rc::Rc<Stream>) {
         Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
             set_connection.set(Connection::Reconnecting);
             if source.ready_state() == web_sys::EventSource::CLOSED {
+                // The server refused the stream: perhaps the session is over (signed out in another
+                // tab, revoked by an administrator, expired) or the right to follow events was
+                // taken away. The server ends a stream whose session no longer holds, so this is
+                // where the tab learns of it.
+                let asked = stream.clone();
+                leptos::task::spawn_local(async move {
+                    match crate::api::current_user().await {
+                        Ok(None) => super::reload_to("/"),
+                        Err(e) if e.is_unauthorized() => super::reload_to("/"),
+                        Ok(Some(me)) if !me.can(crate::domain::ActionGroup::ViewTasks) => {
+                            if let Some(stream) = asked.upgrade() {
+                                stream.refused.set(true);
+                            }
+                            set_connection.set(Connection::NotAllowed);
+                        }
+                        _ => {}
+                    }
+                });
                 let stream = stream.clone();
                 set_timeout(
                     move || {
@@ -248,6 +276,7 @@ pub fn ConnectionBadge() -> impl IntoView {
         Connection::Live => "Live",
         Connection::Reconnecting => "Reconnecting…",
         Connection::Paused => "Paused",
+        Connection::NotAllowed => "No live updates",
     };
     let class = move || match live.connection.get() {
         Connection::Live => "conn conn-live",

@@ -7,7 +7,7 @@ use app::service::{Caller, IdempotencyKey, Origin};
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
-use axum::http::{header, request::Parts, StatusCode};
+use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
@@ -240,22 +240,13 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         if let Some(header) = parts.headers.get(header::AUTHORIZATION) {
-            let token = header
-                .to_str()
-                .ok()
-                .and_then(|h| {
-                    h.strip_prefix("Bearer ")
-                        .or_else(|| h.strip_prefix("bearer "))
-                })
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "unauthorized",
-                        "the Authorization header must be `Bearer <token>`",
-                    )
-                })?;
+            let token = bearer_token(header).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the Authorization header must be `Bearer <token>`",
+                )
+            })?;
             return Ok(Authenticated(state.engine.authenticate_token(token).await?));
         }
         if let Some(secret) = session_cookie(&parts.headers) {
@@ -269,6 +260,28 @@ impl FromRequestParts<AppState> for Authenticated {
             "unauthorized",
             "sign in first: send Authorization: Bearer <token> (see POST /api/auth/token)",
         ))
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer_token(header: &HeaderValue) -> Option<&str> {
+    header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// The secret an [`Authenticated`] request was let in with: its bearer token, else its session
+/// cookie. For a long-lived response (the event stream) that checks it again while it lasts.
+pub fn credential_secret(headers: &axum::http::HeaderMap) -> Option<String> {
+    match headers.get(header::AUTHORIZATION) {
+        Some(value) => bearer_token(value).map(str::to_owned),
+        None => session_cookie(headers),
     }
 }
 

@@ -78,6 +78,19 @@ impl Subscription {
         }
     }
 
+    /// Whether the server ends the stream within `wait` (events and comments before the end are
+    /// passed over).
+    async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Ok(Some(Ok(_))) => continue,
+                Ok(None | Some(Err(_))) => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// Events until `count` have arrived (panics after 10 s of silence).
     async fn take(&mut self, count: usize) -> Vec<Sse> {
         let mut out = Vec::new();
@@ -281,6 +294,105 @@ async fn a_position_older_than_the_journal_gets_resync(pool: PgPool) {
     let first = old.take(1).await.remove(0);
     assert_eq!(first.event, "resync");
     assert!(first.id.is_some());
+}
+
+/// An API token for a new user holding `roles`: (user id, token id, secret).
+async fn api_token_of_new_user(
+    app: &TestApp,
+    name: &str,
+    roles: &[&str],
+) -> (String, String, String) {
+    let (user_id, _) = app.user_with_roles(name, roles).await;
+    let token = expect_status(
+        app.post("/api/tokens", &json!({ "name": name, "user_id": user_id }))
+            .await,
+        201,
+    )
+    .await;
+    let secret = token["token"].as_str().unwrap().to_owned();
+    (user_id, id(&token).to_owned(), secret)
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn an_open_stream_ends_once_its_credential_no_longer_lets_it_follow(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let mut admins = Subscription::open(&app, "", None).await;
+    let (_, token_id, secret) = api_token_of_new_user(&app, "revoked", &["TaskViewer"]).await;
+    let revoked = app.as_token(&secret);
+    let (disabled_id, disabled_token) = app.user_with_roles("disabled", &["TaskViewer"]).await;
+    let disabled = app.as_token(&disabled_token);
+    let (demoted_id, demoted_token) = app.user_with_roles("demoted", &["TaskViewer"]).await;
+    let demoted = app.as_token(&demoted_token);
+    let mut streams = [
+        Subscription::open(&revoked, "", None).await,
+        Subscription::open(&disabled, "", None).await,
+        Subscription::open(&demoted, "", None).await,
+    ];
+    // Each follows until its credential goes.
+    let job = app.add_job("seen by all").await;
+    for stream in &mut streams {
+        let seen = stream.take(1).await;
+        assert_eq!(seen[0].data["data"]["id"], job["id"]);
+    }
+    let [mut of_revoked, mut of_disabled, mut of_demoted] = streams;
+
+    assert_eq!(
+        app.delete(&format!("/api/tokens/{token_id}"))
+            .await
+            .status(),
+        204
+    );
+    assert!(
+        of_revoked.ends_within(Duration::from_secs(3)).await,
+        "revoked token"
+    );
+    assert!(!of_disabled.ends_within(Duration::from_millis(200)).await);
+    assert!(!of_demoted.ends_within(Duration::from_millis(200)).await);
+
+    let disable = format!("/api/users/{disabled_id}/disable");
+    expect_status(app.post(&disable, &json!({})).await, 200).await;
+    assert!(
+        of_disabled.ends_within(Duration::from_secs(3)).await,
+        "disabled user"
+    );
+    assert!(!of_demoted.ends_within(Duration::from_millis(200)).await);
+
+    let detach = format!("/api/users/{demoted_id}/roles/TaskViewer");
+    assert_eq!(app.delete(&detach).await.status(), 200);
+    assert!(
+        of_demoted.ends_within(Duration::from_secs(3)).await,
+        "VIEW_TASKS taken away"
+    );
+
+    // Coming back is refused, saying why; the administrator's stream went on throughout.
+    let again = |who: &TestApp| {
+        who.client
+            .get(who.url("/api/events"))
+            .bearer_auth(&who.token)
+            .send()
+    };
+    expect_problem(again(&revoked).await.unwrap(), 401, "revoked").await;
+    assert_eq!(again(&disabled).await.unwrap().status(), 401);
+    assert_eq!(again(&demoted).await.unwrap().status(), 403);
+    let later = app.add_job("seen by the administrator").await;
+    let seen = admins.take(2).await;
+    assert_eq!(seen[1].data["data"]["id"], later["id"]);
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_token_revoked_through_another_process_ends_its_stream_there_too(pool: PgPool) {
+    let one = spawn_app(pool).await;
+    let two = second_process(&one).await;
+    let (_, token_id, secret) = api_token_of_new_user(&one, "plug-in", &["TaskViewer"]).await;
+    let mut stream = Subscription::open(&two.as_token(&secret), "", None).await;
+    assert_eq!(
+        one.delete(&format!("/api/tokens/{token_id}"))
+            .await
+            .status(),
+        204
+    );
+    // Process two is not told: it checks the token again within ten seconds.
+    assert!(stream.ends_within(Duration::from_secs(15)).await);
 }
 
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
