@@ -24,7 +24,8 @@ use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use serde::Deserialize;
 use sqlx::postgres::PgListener;
-use tokio::sync::{broadcast, mpsc, watch};
+use std::sync::Mutex;
+use tokio::sync::{broadcast, mpsc, watch, Semaphore};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
@@ -35,6 +36,13 @@ use crate::http::AppState;
 /// Events kept in memory for in-process subscribers; beyond that a subscriber catches up from the
 /// database.
 const BROADCAST_CAPACITY: usize = 4096;
+/// The latest events the hub keeps for subscribers that arrive or come back: one whose position is
+/// among them starts from memory, without a query.
+const RECENT_CAPACITY: usize = 4096;
+/// Subscribers catching up from the journal at once; the others wait their turn. A storm of
+/// reconnections from far back would otherwise take every database connection, and the server's
+/// other requests would time out waiting for one.
+const REPLAY_SLOTS: usize = 4;
 /// Events read from the journal per query.
 const PAGE: i64 = 500;
 /// Chunks buffered per connection before the sender waits for the client.
@@ -86,11 +94,52 @@ impl Frame {
     }
 }
 
-/// The per-process hub: a broadcast of every numbered event, in order, and a shutdown signal.
+/// The per-process hub: a broadcast of every numbered event, in order, the latest of them kept in
+/// memory, and a shutdown signal.
 #[derive(Clone)]
 pub struct EventHub {
     sender: broadcast::Sender<Arc<Frame>>,
+    recent: Arc<Mutex<Recent>>,
+    /// Turns to catch up from the journal.
+    replays: Arc<Semaphore>,
     shutdown: watch::Receiver<bool>,
+}
+
+/// The latest events the hub has broadcast: every event numbered in (`from`, `to`], in order. `to`
+/// is always where the hub has got to: what it broadcasts next comes after it. Subscribing and
+/// reading these happen under the same lock as the hub's moves, so a subscriber either finds an
+/// event here or receives it.
+struct Recent {
+    frames: std::collections::VecDeque<Arc<Frame>>,
+    from: i64,
+    to: i64,
+}
+
+impl Recent {
+    fn push(&mut self, frame: Arc<Frame>) {
+        if self.frames.len() == RECENT_CAPACITY {
+            if let Some(oldest) = self.frames.pop_front() {
+                self.from = oldest.seq;
+            }
+        }
+        self.to = frame.seq;
+        self.frames.push_back(frame);
+    }
+
+    /// The hub moved to `head` without reading the events before it (nobody was listening).
+    fn skip_to(&mut self, head: i64) {
+        self.frames.clear();
+        self.from = head;
+        self.to = head;
+    }
+}
+
+/// Where a new subscriber starts.
+enum Start {
+    /// From memory: these events (all after its position), then the broadcast after `to`.
+    Recent { frames: Vec<Arc<Frame>>, to: i64 },
+    /// From the journal: its position is older than memory holds (or ahead of the hub).
+    Journal,
 }
 
 impl EventHub {
@@ -106,16 +155,37 @@ impl EventHub {
             .event_head()
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let recent = Arc::new(Mutex::new(Recent {
+            frames: Default::default(),
+            from: head,
+            to: head,
+        }));
         let hub = EventHub {
             sender: sender.clone(),
+            recent: recent.clone(),
+            replays: Arc::new(Semaphore::new(REPLAY_SLOTS)),
             shutdown: shutdown.clone(),
         };
-        tokio::spawn(run_hub(engine, listener, sender, head, shutdown));
+        tokio::spawn(run_hub(engine, listener, sender, recent, head, shutdown));
         Ok(hub)
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
-        self.sender.subscribe()
+    /// Subscribe to the broadcast, and say where a subscriber at `position` (None: from now)
+    /// starts.
+    fn subscribe(&self, position: Option<i64>) -> (broadcast::Receiver<Arc<Frame>>, Start) {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let receiver = self.sender.subscribe();
+        let position = position.unwrap_or(recent.to);
+        let start = if recent.from <= position && position <= recent.to {
+            let newer = recent.frames.partition_point(|f| f.seq <= position);
+            Start::Recent {
+                frames: recent.frames.range(newer..).cloned().collect(),
+                to: recent.to,
+            }
+        } else {
+            Start::Journal
+        };
+        (receiver, start)
     }
 }
 
@@ -123,6 +193,7 @@ async fn run_hub(
     engine: Engine,
     mut listener: PgListener,
     sender: broadcast::Sender<Arc<Frame>>,
+    recent: Arc<Mutex<Recent>>,
     mut last: i64,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -145,14 +216,19 @@ async fn run_hub(
         // more often than a pass takes, and handling them one by one would fall further behind.
         while listener.next_buffered().is_some() {}
         let pass = tokio::time::Instant::now();
-        pass_once(&engine, &sender, &mut last).await;
+        pass_once(&engine, &sender, &recent, &mut last).await;
         tokio::time::sleep_until(pass + MIN_GAP).await;
     }
 }
 
 /// Number what is waiting, announce what this process's writers numbered, and broadcast every
-/// numbered event after `last` (nothing to read when nobody listens).
-async fn pass_once(engine: &Engine, sender: &broadcast::Sender<Arc<Frame>>, last: &mut i64) {
+/// numbered event after `last` (nothing to read when nobody listens), keeping the latest.
+async fn pass_once(
+    engine: &Engine,
+    sender: &broadcast::Sender<Arc<Frame>>,
+    recent: &Mutex<Recent>,
+    last: &mut i64,
+) {
     if let Err(e) = engine.sequence_events().await {
         tracing::warn!(error = %e, "numbering events failed");
     }
@@ -163,14 +239,18 @@ async fn pass_once(engine: &Engine, sender: &broadcast::Sender<Arc<Frame>>, last
     }
     if sender.receiver_count() == 0 {
         // Nobody to send to: move on without reading the events. The head is read before the count
-        // is taken again, so a subscriber that arrives after that catches up from the journal to
-        // at least this head before it follows the broadcast: nothing falls between.
+        // is taken again, under the lock a subscriber subscribes under: one that arrives after
+        // that finds memory starting at this head, so from further back it catches up from the
+        // journal to at least this head before it follows the broadcast: nothing falls between.
         match engine.event_head().await {
-            Ok(head) if sender.receiver_count() == 0 => {
-                *last = (*last).max(head);
-                return;
+            Ok(head) => {
+                let mut recent = recent.lock().unwrap_or_else(|e| e.into_inner());
+                if sender.receiver_count() == 0 {
+                    *last = (*last).max(head);
+                    recent.skip_to(*last);
+                    return;
+                }
             }
-            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "reading the event head failed");
                 return;
@@ -181,11 +261,16 @@ async fn pass_once(engine: &Engine, sender: &broadcast::Sender<Arc<Frame>>, last
         match engine.events_after(*last, PAGE).await {
             Ok(batch) => {
                 let full = batch.len() as i64 == PAGE;
-                for event in batch {
-                    *last = event.seq;
+                let frames: Vec<Arc<Frame>> =
+                    batch.iter().map(|e| Arc::new(Frame::new(e))).collect();
+                let mut recent = recent.lock().unwrap_or_else(|e| e.into_inner());
+                for frame in frames {
+                    *last = frame.seq;
+                    recent.push(frame.clone());
                     // A subscriber that left meanwhile is fine.
-                    let _ = sender.send(Arc::new(Frame::new(&event)));
+                    let _ = sender.send(frame);
                 }
+                drop(recent);
                 if !full {
                     return;
                 }
@@ -256,10 +341,7 @@ pub async fn stream(
         )
     })?;
     // Without a position, start from now.
-    let start = match from_header.or(query.last_event_id) {
-        Some(n) => n,
-        None => state.engine.event_head().await?,
-    };
+    let position = from_header.or(query.last_event_id);
     // The extractor let the request in with this secret, so it is there.
     let secret = credential_secret(&headers).unwrap_or_default();
     let follower = Follower {
@@ -268,7 +350,14 @@ pub async fn stream(
         secret,
     };
     let (tx, rx) = mpsc::channel::<Bytes>(CONNECTION_BUFFER);
-    tokio::spawn(feed(state.engine.clone(), follower, hub, filter, start, tx));
+    tokio::spawn(feed(
+        state.engine.clone(),
+        follower,
+        hub,
+        filter,
+        position,
+        tx,
+    ));
     let mut response = Body::from_stream(ReceiverStream(rx)).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -332,7 +421,8 @@ impl Outbox {
     }
 }
 
-/// One subscriber: catch up from the journal, then follow the hub, falling back to the journal
+/// One subscriber: start from the hub's memory of the latest events, or else catch up from the
+/// journal (a few subscribers at a time), then follow the hub, falling back to the journal
 /// whenever it falls behind. Events that are ready together go to the client as one chunk, so a
 /// pass of the hub costs each connection one write, not one per event. Ends when the client goes
 /// away, the server stops, or the follower's credential no longer lets them follow (checked every
@@ -342,35 +432,64 @@ async fn feed(
     mut follower: Follower,
     hub: EventHub,
     filter: EventFilter,
-    mut last: i64,
+    position: Option<i64>,
     tx: mpsc::Sender<Bytes>,
 ) {
     let mut shutdown = hub.shutdown.clone();
     let mut out = Outbox::default();
-    // Subscribe before reading the journal, so nothing falls between the two.
-    let mut live = hub.subscribe();
-    let head = engine.event_head().await.unwrap_or(0);
-    let tail = engine.event_tail().await.ok().flatten();
-    let lost = last > head || tail.is_some_and(|t| last < t - 1) || (tail.is_none() && last < head);
-    if lost {
-        let resync = format!(
-            "id: {head}\nevent: resync\ndata: {{\"reason\":\"the position {last} is older than the journal keeps or unknown\",\"head\":{head}}}\n\n"
-        );
-        if !out.push(resync.as_bytes(), &tx).await {
-            return;
+    // Subscribe before reading memory or the journal, so nothing falls between the two.
+    let (mut live, start) = hub.subscribe(position);
+    let (mut last, mut from_journal) = match start {
+        Start::Recent { frames, to } => {
+            for frame in frames {
+                if frame.matches(&filter) && !out.push(&frame.sse, &tx).await {
+                    return;
+                }
+            }
+            (to, false)
         }
-        last = head;
-    }
+        Start::Journal => {
+            // Only from a position: without one a subscriber starts from memory.
+            let last = position.unwrap_or_default();
+            let Ok(_turn) = hub.replays.acquire().await else {
+                return;
+            };
+            let head = engine.event_head().await.unwrap_or(0);
+            let tail = engine.event_tail().await.ok().flatten();
+            let lost = last > head
+                || tail.is_some_and(|t| last < t - 1)
+                || (tail.is_none() && last < head);
+            if lost {
+                let resync = format!(
+                    "id: {head}\nevent: resync\ndata: {{\"reason\":\"the position {last} is older than the journal keeps or unknown\",\"head\":{head}}}\n\n"
+                );
+                if !out.push(resync.as_bytes(), &tx).await {
+                    return;
+                }
+                (head, true)
+            } else {
+                (last, true)
+            }
+        }
+    };
     let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
     recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // When to send a keep-alive comment if nothing else has gone out by then.
     let mut quiet_until = tokio::time::Instant::now() + KEEP_ALIVE;
     loop {
-        if !catch_up(&engine, &follower.caller, &filter, &mut last, &mut out, &tx).await
-            || !out.flush(&tx).await
-        {
+        if from_journal {
+            let Ok(_turn) = hub.replays.acquire().await else {
+                return;
+            };
+            if !catch_up(&engine, &follower.caller, &filter, &mut last, &mut out, &tx).await {
+                return;
+            }
+        }
+        if !out.flush(&tx).await {
             return;
         }
+        // Falling behind the broadcast from here on means catching up from the journal.
+        from_journal = true;
         loop {
             let received = tokio::select! {
                 _ = shutdown.changed() => return,

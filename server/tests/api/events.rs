@@ -175,7 +175,9 @@ async fn resuming_with_last_event_id_yields_exactly_the_missed_events(pool: PgPo
     .await;
     finish_step_then_job(&app, &job, &step).await;
 
-    let mut resumed = Subscription::open(&app, "", Some(last)).await;
+    // Through a process started since, which holds none of them in memory: from the journal.
+    let two = second_process(&app).await;
+    let mut resumed = Subscription::open(&two, "", Some(last)).await;
     let missed = resumed.take(4).await;
     let kinds: Vec<&str> = missed.iter().map(|e| e.event.as_str()).collect();
     assert_eq!(
@@ -199,6 +201,42 @@ async fn resuming_with_last_event_id_yields_exactly_the_missed_events(pool: PgPo
     // The query parameter works as the header does.
     let mut by_query = Subscription::open(&app, &format!("?last_event_id={last}"), None).await;
     assert_eq!(by_query.take(4).await.len(), 4);
+}
+
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_subscriber_back_while_others_follow_resumes_from_memory(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let mut watcher = Subscription::open(&app, "", None).await;
+    let mut sub = Subscription::open(&app, "", None).await;
+    let job = app.add_job("j").await;
+    let last = sub.take(1).await[0].id.unwrap();
+    drop(sub);
+    let step = app.add_top_step(&job, "s").await;
+    finish_step_then_job(&app, &job, &step).await;
+    let seen = watcher.take(4).await;
+    assert_eq!(seen[0].id, Some(last));
+    // The hub keeps what it has broadcast: a subscriber coming back from a position among those
+    // needs no query, so the journal may even have lost them.
+    sqlx::query("delete from event where seq > $1")
+        .bind(last)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let mut resumed = Subscription::open(&app, "", Some(last)).await;
+    let missed = resumed.take(3).await;
+    let ids = |events: &[Sse]| events.iter().map(|e| e.id.unwrap()).collect::<Vec<_>>();
+    assert_eq!(ids(&missed), ids(&seen[1..]));
+    assert_eq!(missed[2].data, seen[3].data);
+    assert!(resumed.next(Duration::from_millis(300)).await.is_none());
+    // And follows on from there.
+    let later = app.add_job("later").await;
+    assert_eq!(resumed.take(1).await[0].data["data"]["id"], later["id"]);
+    // A filter applies to what memory holds as to the journal.
+    let filtered = format!("?job_id={}&last_event_id={last}", id(&later));
+    let mut only_later = Subscription::open(&app, &filtered, None).await;
+    let events = only_later.take(1).await;
+    assert_eq!(events[0].data["data"]["id"], later["id"]);
+    assert!(only_later.next(Duration::from_millis(300)).await.is_none());
 }
 
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
@@ -290,7 +328,10 @@ async fn a_position_older_than_the_journal_gets_resync(pool: PgPool) {
         .await
         .unwrap();
     app.add_job("after the purge").await;
-    let mut old = Subscription::open(&app, "", Some(1)).await;
+    // A process started now remembers nothing older than its start (the first, whose hub had a
+    // subscriber, may still hold them in memory and would rightly replay them).
+    let two = second_process(&app).await;
+    let mut old = Subscription::open(&two, "", Some(1)).await;
     let first = old.take(1).await.remove(0);
     assert_eq!(first.event, "resync");
     assert!(first.id.is_some());
