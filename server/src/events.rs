@@ -298,7 +298,10 @@ pub struct EventsQuery {
 
 /// `GET /api/events`: Server-Sent Events, `id:` = sequence number. Resume with `Last-Event-ID`
 /// (header or query): exactly the events missed, none twice. An `event: resync` means the position is
-/// older than the journal keeps (or unknown): reload your view, then follow from its `id`.
+/// older than the journal keeps (or unknown): reload your view, then follow from its `id`. The stream
+/// ends once the credential it was opened with no longer lets its holder follow events (the token
+/// or session expired or was revoked, the user disabled, `VIEW_TASKS` taken away): coming back then
+/// gets the `401` or `403` that says why.
 #[utoipa::path(get, path = "/api/events", tag = "events", params(EventsQuery,
         ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9]{1,18}$", description = "The last event seen")),
     responses(
