@@ -121,7 +121,11 @@ async fn second_process(app: &TestApp) -> TestApp {
         .connect_with(options)
         .await
         .unwrap();
-    let server = Application::for_tests(pool.clone(), Settings::default())
+    let settings = Settings {
+        export_dir: app.exports.path().to_path_buf(),
+        ..Settings::default()
+    };
+    let server = Application::for_tests(pool.clone(), settings)
         .await
         .unwrap();
     let base = format!("http://{}", server.address());
@@ -132,6 +136,7 @@ async fn second_process(app: &TestApp) -> TestApp {
         token: String::new(),
         pool,
         stop: Some(stop),
+        exports: app.exports.clone(),
     };
     let token = other.sign_in(ADMIN, PASSWORD).await;
     other.as_token(&token)

@@ -18,6 +18,8 @@ pub struct TestApp {
     pub pool: PgPool,
     /// Stops the server (its event listener holds a connection) when the test ends.
     pub stop: Option<std::sync::Arc<tokio::sync::watch::Sender<bool>>>,
+    /// Where the server writes exports; removed, with what it holds, when the test ends.
+    pub exports: std::sync::Arc<tempfile::TempDir>,
 }
 
 impl Drop for TestApp {
@@ -44,7 +46,9 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
     spawn_app_with(pool, Settings::default()).await
 }
 
-pub async fn spawn_app_with(pool: PgPool, settings: Settings) -> TestApp {
+pub async fn spawn_app_with(pool: PgPool, mut settings: Settings) -> TestApp {
+    let exports = export_dir();
+    settings.export_dir = exports.path().to_path_buf();
     Engine::new(pool.clone())
         .ensure_admin(ADMIN, PASSWORD)
         .await
@@ -61,9 +65,18 @@ pub async fn spawn_app_with(pool: PgPool, settings: Settings) -> TestApp {
         token: String::new(),
         pool,
         stop: Some(stop),
+        exports: std::sync::Arc::new(exports),
     };
     test_app.token = test_app.sign_in(ADMIN, PASSWORD).await;
     test_app
+}
+
+/// A fresh directory for a test server's exports.
+pub fn export_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("stepwise-test-exports-")
+        .tempdir()
+        .expect("a temporary directory")
 }
 
 impl TestApp {
@@ -233,6 +246,7 @@ impl TestApp {
             token: token.to_owned(),
             pool: self.pool.clone(),
             stop: self.stop.clone(),
+            exports: self.exports.clone(),
         }
     }
 }

@@ -195,7 +195,7 @@ async fn fixture(app: &TestApp, people: &People) -> Fixture {
     )
     .await;
     let export_id = uuid::Uuid::now_v7();
-    let path = std::env::temp_dir().join(format!("stepwise-test-export-{export_id}.jsonl"));
+    let path = app.exports.path().join(format!("{export_id}.jsonl"));
     std::fs::write(&path, "{}\n").unwrap();
     sqlx::query(
         "insert into export_file (id, owner, format, path)

@@ -14,7 +14,8 @@ use crate::helpers::*;
 
 /// A self-signed certificate for 127.0.0.1 and localhost, and its key, as PEM files of their own.
 struct Pem {
-    dir: PathBuf,
+    /// Removed, with the files, when dropped.
+    dir: tempfile::TempDir,
     cert: PathBuf,
     key: PathBuf,
     cert_pem: String,
@@ -27,10 +28,12 @@ impl Pem {
             "localhost".to_owned(),
         ])
         .expect("a certificate is made");
-        let dir = std::env::temp_dir().join(format!("stepwise-tls-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let cert = dir.join("cert.pem");
-        let key = dir.join("key.pem");
+        let dir = tempfile::Builder::new()
+            .prefix("stepwise-tls-")
+            .tempdir()
+            .unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
         let cert_pem = made.cert.pem();
         std::fs::write(&cert, &cert_pem).unwrap();
         std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
@@ -40,12 +43,6 @@ impl Pem {
             key,
             cert_pem,
         }
-    }
-}
-
-impl Drop for Pem {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -67,13 +64,14 @@ async fn spawn_over_tls(pool: PgPool, pem: &Pem) -> (TestApp, u16) {
         .ensure_admin(ADMIN, PASSWORD)
         .await
         .unwrap();
-    let server = Application::for_tests_over(
-        pool.clone(),
-        Settings::default(),
-        Some((&pem.cert, &pem.key)),
-    )
-    .await
-    .expect("the server starts with the certificate");
+    let exports = export_dir();
+    let settings = Settings {
+        export_dir: exports.path().to_path_buf(),
+        ..Settings::default()
+    };
+    let server = Application::for_tests_over(pool.clone(), settings, Some((&pem.cert, &pem.key)))
+        .await
+        .expect("the server starts with the certificate");
     let port = server.address().port();
     let url = server.url();
     assert_eq!(url, format!("https://127.0.0.1:{port}/"));
@@ -84,6 +82,7 @@ async fn spawn_over_tls(pool: PgPool, pem: &Pem) -> (TestApp, u16) {
         token: String::new(),
         pool,
         stop: Some(stop),
+        exports: std::sync::Arc::new(exports),
     };
     app.token = app.sign_in(ADMIN, PASSWORD).await;
     (app, port)
@@ -205,7 +204,7 @@ async fn a_browser_session_over_https_has_a_secure_cookie_and_its_own_origin_is_
 async fn a_certificate_or_key_that_cannot_serve_is_refused_naming_the_file() {
     let pem = Pem::new();
     let other = Pem::new();
-    let missing = pem.dir.join("nowhere.pem");
+    let missing = pem.dir.path().join("nowhere.pem");
     let message = |result: anyhow::Result<_>| match result {
         Ok(_) => panic!("taken"),
         Err(e) => format!("{e:#}"),
