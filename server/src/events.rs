@@ -454,11 +454,13 @@ async fn feed(
         Start::Journal => {
             // Only from a position: without one a subscriber starts from memory.
             let last = position.unwrap_or_default();
-            let Ok(_turn) = hub.replays.acquire().await else {
-                return;
+            let (head, tail) = {
+                let Ok(_turn) = hub.replays.acquire().await else {
+                    return;
+                };
+                let head = engine.event_head().await.unwrap_or(0);
+                (head, engine.event_tail().await.ok().flatten())
             };
-            let head = engine.event_head().await.unwrap_or(0);
-            let tail = engine.event_tail().await.ok().flatten();
             let lost = last > head
                 || tail.is_some_and(|t| last < t - 1)
                 || (tail.is_none() && last < head);
@@ -481,10 +483,13 @@ async fn feed(
     let mut quiet_until = tokio::time::Instant::now() + KEEP_ALIVE;
     loop {
         if from_journal {
-            let Ok(_turn) = hub.replays.acquire().await else {
-                return;
+            let reader = JournalReader {
+                engine: &engine,
+                turns: &hub.replays,
+                caller: &follower.caller,
+                filter: &filter,
             };
-            if !catch_up(&engine, &follower.caller, &filter, &mut last, &mut out, &tx).await {
+            if !reader.catch_up(&mut last, &mut out, &tx).await {
                 return;
             }
         }
@@ -562,28 +567,41 @@ async fn feed(
     }
 }
 
-/// Add every matching event after `last` from the journal. False when the client has gone.
-async fn catch_up(
-    engine: &Engine,
-    caller: &app::service::Caller,
-    filter: &EventFilter,
-    last: &mut i64,
-    out: &mut Outbox,
-    tx: &mpsc::Sender<Bytes>,
-) -> bool {
-    loop {
-        let Ok((events, _)) = engine.replay_events(caller, *last, filter, PAGE).await else {
-            return false;
-        };
-        let full = events.len() as i64 == PAGE;
-        for event in events {
-            *last = event.seq;
-            if !out.push(&Frame::new(&event).sse, tx).await {
+/// A subscriber's reads of the journal.
+struct JournalReader<'a> {
+    engine: &'a Engine,
+    /// A turn is held for each query only, not while the client takes the events: a client that
+    /// reads slowly (or not at all) does not keep the others waiting.
+    turns: &'a Semaphore,
+    caller: &'a app::service::Caller,
+    filter: &'a EventFilter,
+}
+
+impl JournalReader<'_> {
+    /// Add every matching event after `last` from the journal. False when the client has gone.
+    async fn catch_up(&self, last: &mut i64, out: &mut Outbox, tx: &mpsc::Sender<Bytes>) -> bool {
+        loop {
+            let read = {
+                let Ok(_turn) = self.turns.acquire().await else {
+                    return false;
+                };
+                self.engine
+                    .replay_events(self.caller, *last, self.filter, PAGE)
+                    .await
+            };
+            let Ok((events, _)) = read else {
                 return false;
+            };
+            let full = events.len() as i64 == PAGE;
+            for event in events {
+                *last = event.seq;
+                if !out.push(&Frame::new(&event).sse, tx).await {
+                    return false;
+                }
             }
-        }
-        if !full {
-            return true;
+            if !full {
+                return true;
+            }
         }
     }
 }
