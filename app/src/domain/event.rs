@@ -8,7 +8,8 @@ use uuid::Uuid;
 /// One journal entry. `data` is the job (`job.*`) or step (`step.*`) as it is after the change, in the
 /// same shape and spelling as the REST API returns it (times as `…31.627080Z`), a job without `steps`.
 /// Only a job's own changes make job events, each with the job's progress then; a step's progress
-/// comes in its own events (the step's own figure, not its sub-steps' roll-up). `job.purged`
+/// comes in its own events, as a read gives it (its own, else its sub-steps' roll-up): a change
+/// below moves each step above it that shows a roll-up, with an event of its own. `job.purged`
 /// carries only the id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Event {

@@ -77,7 +77,7 @@ async fn fetch_step(
 }
 
 /// A step read under its job's lock, with how many children it has ever had (`child_count` only
-/// grows: a step with none has no subtree, so its own row is its rolled-up self).
+/// grows: a step with none has no sub-steps to end first).
 pub(super) struct Held {
     step: Step,
     children: i32,
@@ -136,20 +136,6 @@ fn update_step_touching_job(set: &str) -> String {
     )
 }
 
-/// The step as an answer: its own row when it has no subtree, else rolled up over it.
-async fn rolled_up(
-    tx: &mut Transaction<'_, Postgres>,
-    job_id: Uuid,
-    step: Step,
-    children: i32,
-) -> Result<Step> {
-    if children == 0 {
-        Ok(step)
-    } else {
-        fetch_step_rolled_up(tx, job_id, step.id).await
-    }
-}
-
 /// The children of the recursive CTE `sub`'s current row. A bounded lateral subquery so that the
 /// planner always walks the parent index row by row: a plain join on stale statistics may choose to
 /// read the whole step table instead.
@@ -157,32 +143,6 @@ const CHILDREN_OF_SUB: &str = "select k.* from step k where k.parent_step_id = s
 
 fn step_not_found(job_id: Uuid, step_id: Uuid) -> ServiceError {
     ServiceError::NotFound(format!("step {step_id} not found in job {job_id}"))
-}
-
-/// The step with its progress rolled up over its whole subtree (one recursive query).
-async fn fetch_step_rolled_up(
-    tx: &mut Transaction<'_, Postgres>,
-    job_id: Uuid,
-    step_id: Uuid,
-) -> Result<Step> {
-    let rows: Vec<StepRow> = sqlx::query_as(&format!(
-        "with recursive sub as (
-             select s.* from step s where s.id = $1 and s.job_id = $2
-             union all
-             select c.* from sub cross join lateral ({CHILDREN_OF_SUB}) c
-         )
-         select {STEP_COLUMNS} from sub s"
-    ))
-    .bind(step_id)
-    .bind(job_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    let steps = rows::steps(rows)?;
-    let tree = build_tree(steps);
-    tree.into_iter()
-        .next()
-        .map(|n| n.step)
-        .ok_or_else(|| step_not_found(job_id, step_id))
 }
 
 /// Ids of the running steps anywhere below `step_id`.
@@ -484,7 +444,7 @@ impl Engine {
     pub async fn get_step(&self, caller: &Caller, job_id: Uuid, step_id: Uuid) -> Result<Step> {
         caller.require(ActionGroup::ViewTasks)?;
         let mut tx = self.pool.begin().await?;
-        let step = fetch_step_rolled_up(&mut tx, job_id, step_id).await?;
+        let step = fetch_step(&mut tx, job_id, step_id).await?;
         tx.commit().await?;
         Ok(step)
     }
@@ -540,9 +500,8 @@ async fn set_progress_alone(
         .bind(progress.value())
         .fetch_one(&mut *tx)
         .await?;
-    let step = rolled_up(&mut tx, job_id, row.try_into()?, held.children).await?;
     tx.commit().await?;
-    Ok(step)
+    row.try_into()
 }
 
 /// End a step in a transaction of its own (SPEC §1).
@@ -591,7 +550,7 @@ async fn end_step_in(
     let new_type = step_type.unwrap_or(step.step_type);
     if step.status.is_terminal() {
         if step.status == status && new_type == step.step_type {
-            return rolled_up(tx, job_id, step, children).await; // a safe retry
+            return Ok(step); // a safe retry
         }
         if !force {
             return Err(ServiceError::conflict(format!(
@@ -643,5 +602,5 @@ async fn end_step_in(
         close_running_steps(tx, job_id, Status::Failed).await?;
         set_job_ended(tx, job_id, Status::Failed).await?;
     }
-    rolled_up(tx, job_id, row.try_into()?, children).await
+    row.try_into()
 }

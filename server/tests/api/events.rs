@@ -299,6 +299,95 @@ async fn an_event_spells_its_job_or_step_as_the_rest_api_does(pool: PgPool) {
     }
 }
 
+/// A step without progress of its own shows its sub-steps' roll-up, in reads and in events alike:
+/// a change below moves every such step above it, each with an event of its own, outermost first,
+/// each as a read then gives it.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn a_parent_steps_events_carry_the_progress_its_sub_steps_roll_up_to(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let mut live = Subscription::open(&app, "", None).await;
+    let job = app.add_job("copy disks").await;
+    let top = app.add_top_step(&job, "copy").await;
+    let mid = app.add_sub_step(&job, &top, "disks").await;
+    let a = app.add_sub_step(&job, &mid, "disk 1").await;
+    let b = app.add_sub_step(&job, &mid, "disk 2").await;
+    // Nothing tells yet: adding moves no roll-up.
+    let kinds: Vec<String> = live.take(5).await.into_iter().map(|e| e.event).collect();
+    assert_eq!(
+        kinds,
+        [
+            "job.created",
+            "step.created",
+            "step.created",
+            "step.created",
+            "step.created"
+        ]
+    );
+    let seen = |events: &[Sse]| -> Vec<(String, String, Value)> {
+        events
+            .iter()
+            .map(|e| {
+                let data = &e.data["data"];
+                (
+                    e.event.clone(),
+                    data["id"].as_str().unwrap().to_owned(),
+                    data["progress"].clone(),
+                )
+            })
+            .collect()
+    };
+    let step =
+        |s: &Value, kind: &str, progress: Value| (kind.to_owned(), id(s).to_owned(), progress);
+
+    let path = format!("/api/jobs/{}/steps/{}/progress", id(&job), id(&a));
+    expect_status(app.post(&path, &json!({ "progress": 50 })).await, 200).await;
+    let events = live.take(3).await;
+    assert_eq!(
+        seen(&events),
+        [
+            step(&top, "step.updated", json!(25)),
+            step(&mid, "step.updated", json!(25)),
+            step(&a, "step.updated", json!(50)),
+        ],
+        "(50 + 0) / 2 on both levels above"
+    );
+
+    expect_status(
+        app.end_step(&job, &b, json!({ "status": "finished" }))
+            .await,
+        200,
+    )
+    .await;
+    let events = live.take(3).await;
+    assert_eq!(
+        seen(&events),
+        [
+            step(&top, "step.updated", json!(75)),
+            step(&mid, "step.updated", json!(75)),
+            step(&b, "step.updated", json!(null)),
+        ],
+        "(50 + 100) / 2"
+    );
+    assert_eq!(events[0].data["data"], app.step(&job, &top).await);
+    assert_eq!(events[1].data["data"], app.step(&job, &mid).await);
+
+    // A third sub-step divides by three.
+    let c = app.add_sub_step(&job, &mid, "disk 3").await;
+    let events = live.take(3).await;
+    assert_eq!(
+        seen(&events),
+        [
+            step(&top, "step.updated", json!(50)),
+            step(&mid, "step.updated", json!(50)),
+            step(&c, "step.created", json!(null)),
+        ],
+        "(50 + 100 + 0) / 3"
+    );
+    assert_eq!(events[1].data["data"], app.step(&job, &mid).await);
+    // The rest of the tree did not move: nothing more to tell.
+    assert!(live.next(Duration::from_millis(300)).await.is_none());
+}
+
 #[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
 async fn filters_select_a_job_or_the_external_ones(pool: PgPool) {
     let app = spawn_app(pool).await;
