@@ -6,14 +6,20 @@
 -- of its own too, in the same transaction, before its sub-step's: the roll-up's statement trigger
 -- (`step_rollup_updated`) fires before this one and its update of the parents comes back here.
 --
+-- A step that failed or was aborted shows its own progress only, never a roll-up: an aborted step
+-- whose sub-steps had all ended (the abort ends the running ones) showed 100 %, as if its work were
+-- done. (In its parent's roll-up it still counts 100: it is no longer work to do.)
+--
 -- One definition of the figure for the reads (rows.rs) and the events: a SQL function the planner
 -- inlines.
 
-create function step_shown_progress(progress smallint, kids_score bigint,
+create function step_shown_progress(status text, progress smallint, kids_score bigint,
                                     kids_informative integer, child_count integer)
 returns smallint language sql immutable parallel safe as $$
-    select coalesce(progress, case when kids_informative > 0 and child_count > 0
-                                   then (kids_score / child_count)::smallint end)
+    select coalesce(progress,
+                    case when kids_informative > 0 and child_count > 0
+                              and status not in ('failed', 'aborted')
+                         then (kids_score / child_count)::smallint end)
 $$;
 
 create or replace function step_events() returns trigger language plpgsql as $$
@@ -29,9 +35,9 @@ begin
         changed := array(
             select s.id from new_steps s join old_steps o on o.id = s.id
              where o.status is distinct from s.status
-                or step_shown_progress(o.progress, o.kids_score, o.kids_informative, o.child_count)
+                or step_shown_progress(o.status, o.progress, o.kids_score, o.kids_informative, o.child_count)
                    is distinct from
-                   step_shown_progress(s.progress, s.kids_score, s.kids_informative, s.child_count)
+                   step_shown_progress(s.status, s.progress, s.kids_score, s.kids_informative, s.child_count)
                 or o.step_type is distinct from s.step_type or o.end_time is distinct from s.end_time
                 or o.result is distinct from s.result);
         if cardinality(changed) = 0 then
@@ -53,7 +59,7 @@ begin
                'id', s.id, 'job_id', s.job_id, 'parent_step_id', s.parent_step_id, 'number', s.number,
                'type', s.step_type, 'description', s.description, 'status', s.status,
                'is_external', s.is_external,
-               'progress', step_shown_progress(s.progress, s.kids_score, s.kids_informative,
+               'progress', step_shown_progress(s.status, s.progress, s.kids_score, s.kids_informative,
                                                s.child_count),
                'start_time', s.start_time, 'end_time', s.end_time, 'result', s.result))
       from new_steps s join job j on j.id = s.job_id

@@ -189,7 +189,8 @@ pub struct Step {
     pub description: String,
     pub status: Status,
     pub is_external: bool,
-    /// 0..=100: the step's own progress, or the roll-up of its sub-steps where it has none itself.
+    /// 0..=100: the step's own progress, or the roll-up of its sub-steps where it has none itself
+    /// (none for a step that failed or was aborted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<i16>,
     pub start_time: DateTime<Utc>,

@@ -66,9 +66,13 @@ fn assemble(root: Step, children: &mut HashMap<Option<Uuid>, Vec<Step>>) -> Step
 
 /// A step's shown progress: its own where it has one; otherwise the mean of its sub-steps, where a
 /// finished sub-step counts 100, another ended one 100 (it is no longer work to do) and a running one
-/// without progress 0. A leaf without progress has none.
+/// without progress 0. A leaf without progress has none, and so has a step that failed or was
+/// aborted (its work did not get done, however its sub-steps ended), as a job that did has none.
 pub fn roll_up(node: &StepNode) -> Option<i16> {
-    if node.step.progress.is_some() || node.children.is_empty() {
+    if node.step.progress.is_some()
+        || node.children.is_empty()
+        || matches!(node.step.status, Status::Failed | Status::Aborted)
+    {
         return node.step.progress;
     }
     let mut known = false;
@@ -193,6 +197,28 @@ mod tests {
             step(2, Some(1), 0, Status::Finished, None),
         ];
         assert_eq!(build_tree(steps)[0].step.progress, Some(10));
+    }
+
+    #[test]
+    fn a_parent_that_failed_or_was_aborted_shows_only_its_own_progress() {
+        for status in [Status::Failed, Status::Aborted] {
+            let steps = vec![
+                step(1, None, 0, status, None),
+                step(2, Some(1), 0, Status::Finished, None),
+                step(3, Some(1), 1, Status::Aborted, Some(40)),
+                step(4, None, 1, status, Some(30)),
+                step(5, Some(4), 0, Status::Finished, None),
+            ];
+            let tree = build_tree(steps);
+            assert_eq!(tree[0].step.progress, None, "{status}");
+            assert_eq!(tree[0].children[1].step.progress, Some(40), "{status}");
+            assert_eq!(tree[1].step.progress, Some(30), "{status}");
+        }
+        let finished = build_tree(vec![
+            step(1, None, 0, Status::Finished, None),
+            step(2, Some(1), 0, Status::Aborted, None),
+        ]);
+        assert_eq!(finished[0].step.progress, Some(100));
     }
 
     #[test]

@@ -19,13 +19,14 @@ pub const JOB_COLUMNS: &str = "j.id, j.description, j.status, j.is_external, j.a
           when j.root_informative > 0 and j.root_count > 0 then (j.root_score / j.root_count)::smallint end as progress";
 
 /// The columns of a step row (`s`, the whole row). Its progress is the one the API shows: its own,
-/// else its sub-steps' roll-up once one of them tells, from the sums the row keeps (migration
+/// else, unless it failed or was aborted, its sub-steps' roll-up once one of them tells, from the sums the row keeps (migration
 /// `step_progress_rolled_up_on_write`), so a step reads as its whole subtree's roll-up without
 /// reading the subtree. Its events take their progress from the same function (migration
 /// `step_events_carry_shown_progress`).
 pub const STEP_COLUMNS: &str = "s.id, s.job_id, s.parent_step_id, s.number, s.step_type, \
      s.description, s.status, s.is_external, \
-     step_shown_progress(s.progress, s.kids_score, s.kids_informative, s.child_count) as progress, \
+     step_shown_progress(s.status, s.progress, s.kids_score, s.kids_informative, \
+                         s.child_count) as progress, \
      s.start_time, s.end_time, s.result";
 
 #[derive(sqlx::FromRow)]

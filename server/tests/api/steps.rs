@@ -435,6 +435,54 @@ async fn progress_is_set_and_rolled_up_to_parents_without_their_own(pool: PgPool
     .await;
 }
 
+/// A step that failed or was aborted shows its own progress only: not the roll-up of the sub-steps
+/// its end closed (100 %, as if its work were done), in its answer, a read, the tree and its event.
+/// A sub-step keeps the progress it had reached.
+#[sqlx::test(migrator = "stepwise::startup::MIGRATOR")]
+async fn an_aborted_parent_shows_no_roll_up_of_the_sub_steps_its_end_closed(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let job = app.add_job("j").await;
+    let parent = app.add_top_step(&job, "copy disks").await;
+    let a = app.add_sub_step(&job, &parent, "disk 1").await;
+    app.add_sub_step(&job, &parent, "disk 2").await;
+    let path = format!("/api/jobs/{}/steps/{}/progress", id(&job), id(&a));
+    expect_status(app.post(&path, &json!({ "progress": 40 })).await, 200).await;
+    assert_eq!(
+        app.step(&job, &parent).await["progress"],
+        20,
+        "(40 + 0) / 2"
+    );
+
+    let ended = app
+        .end_step(&job, &parent, json!({ "status": "aborted", "force": true }))
+        .await;
+    let ended = expect_status(ended, 200).await;
+    assert_eq!(ended["status"], "aborted");
+    assert_eq!(ended["progress"], Value::Null, "{ended}");
+    assert_eq!(app.step(&job, &parent).await, ended);
+    let a_now = app.step(&job, &a).await;
+    assert_eq!(
+        (&a_now["status"], &a_now["progress"]),
+        (&json!("aborted"), &json!(40))
+    );
+    let tree = expect_status(
+        app.get(&format!("/api/jobs/{}/steps?tree=true", id(&job)))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(tree["items"][0]["progress"], Value::Null, "{tree}");
+    let event_has_progress: bool = sqlx::query_scalar(
+        "select data ? 'progress' from event
+          where kind = 'step.updated' and data->>'id' = $1 order by id desc limit 1",
+    )
+    .bind(id(&parent))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(!event_has_progress);
+}
+
 /// Ending a step or setting its progress answers the step exactly as reading it then shows it: a
 /// step without sub-steps is its own row, one with them rolled up over them. Either also renews the
 /// job's `last_updated`.
@@ -479,7 +527,11 @@ async fn an_end_or_progress_answers_the_step_as_a_read_shows_it(pool: PgPool) {
     let failed = json!({ "status": "failed", "fail_job": false });
     let parent_ended = answer_as_read(&parent, "end", failed.clone()).await;
     assert_eq!(parent_ended["status"], "failed");
-    assert_eq!(parent_ended["progress"], 100, "both sub-steps ended");
+    assert_eq!(
+        parent_ended["progress"],
+        Value::Null,
+        "a failed step shows no roll-up, though both its sub-steps ended"
+    );
     assert_ne!(app.job(job).await["last_updated"], last);
     // A retry answers the same step again.
     assert_eq!(answer_as_read(&parent, "end", failed).await, parent_ended);
