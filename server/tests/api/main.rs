@@ -16,6 +16,7 @@ mod outage;
 mod ovirt_input;
 mod ovirt_users;
 mod permissions;
+mod process;
 mod server_fns;
 mod steps;
 mod tls;
