@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::format;
 use super::jobs::Progress;
 use super::live::use_live;
+use super::reload::Reloads;
 use super::tree::{of, show_more, TopSteps, TreeState, STEPS_PER_WINDOW};
 use super::{use_me, ErrorNote, Outcome};
 use crate::api::{clear_job, end_job, get_job};
@@ -25,24 +26,27 @@ pub fn JobDetail() -> impl IntoView {
     let live = use_live();
     // What the person opened in the tree and the timeline outlives each redraw of the job.
     provide_context(TreeState::new());
-    // Any event of this job reloads it (debounced by the resource: the last answer wins).
-    let refresh = RwSignal::new(0u32);
+    // Any event of this job reloads it, the reads coalesced (see `Reloads`): a burst of a
+    // plug-in's reports makes a few reads of the whole tree, not one each.
+    let reloads = Reloads::new();
     Effect::new(move |_| {
         if let (Some(e), Some(id)) = (live.last.get(), job_id()) {
             if e.job_id == id {
-                refresh.update(|n| *n += 1);
+                reloads.ask();
             }
         }
     });
     let job = LocalResource::new(move || {
-        let _ = refresh.get();
+        reloads.track();
         let _ = live.resyncs.get();
         let id = job_id();
         async move {
-            match id {
+            let read = match id {
                 Some(id) => get_job(id).await.map(Some),
                 None => Ok(None),
-            }
+            };
+            reloads.answered();
+            read
         }
     });
     let shown = RwSignal::new(None::<Job>);

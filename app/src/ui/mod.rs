@@ -8,6 +8,7 @@ mod detail;
 mod format;
 mod jobs;
 mod live;
+mod reload;
 mod settings;
 mod signin;
 mod tree;

@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::format;
 use super::jobs::Progress;
+use super::reload::Reloads;
 use super::{ErrorNote, Outcome};
 use crate::api::get_job;
 use crate::domain::{Status, StepNode};
@@ -49,13 +50,25 @@ impl Default for TreeState {
     }
 }
 
-/// The steps of `job_id`, reloaded whenever `refresh` changes.
+/// The steps of `job_id`, reloaded when `refresh` changes (the reads coalesced, see `Reloads`).
 #[component]
 pub fn StepTree(job_id: Uuid, refresh: Signal<u32>, level: u32) -> impl IntoView {
     let _ = TreeState::here();
+    let reloads = Reloads::new();
+    Effect::new(move |seen: Option<u32>| {
+        let n = refresh.get();
+        if seen.is_some_and(|seen| seen != n) {
+            reloads.ask();
+        }
+        n
+    });
     let job = LocalResource::new(move || {
-        let _ = refresh.get();
-        async move { get_job(job_id).await }
+        reloads.track();
+        async move {
+            let read = get_job(job_id).await;
+            reloads.answered();
+            read
+        }
     });
     // Keep showing the last tree while a new one loads: no flicker, no layout jump.
     let shown = RwSignal::new(None::<Vec<StepNode>>);
