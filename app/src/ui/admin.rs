@@ -68,7 +68,7 @@ pub fn UsersPage() -> impl IntoView {
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                     Ok(list) => view! {
                         <table class="card table">
-                            <thead><tr><th>"User"</th><th>"Roles"</th><th>"State"</th><th>"Give role"</th><th></th></tr></thead>
+                            <thead><tr><th>"User"</th><th>"Roles"</th><th>"State"</th><th>"Give role"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|u| view! { <UserRow user=u role_names=role_names.clone() status reload/> }).collect_view()}
                             </tbody>
@@ -224,7 +224,7 @@ pub fn RolesPage() -> impl IntoView {
                 Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 Ok(list) => view! {
                     <table class="card table roles-table">
-                        <thead><tr><th>"Role"</th><th>"Permissions"</th><th>"Shipped"</th><th></th></tr></thead>
+                        <thead><tr><th>"Role"</th><th>"Permissions"</th><th>"Shipped"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                         <tbody>{list.into_iter().map(|r: Role| view! { <RoleRow role=r status reload/> }).collect_view()}</tbody>
                     </table>
                 }.into_any(),
@@ -284,7 +284,7 @@ pub fn TokensPage() -> impl IntoView {
                 Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 Ok(list) => view! {
                     <table class="card table">
-                        <thead><tr><th>"Name"</th><th>"Acts as"</th><th>"Created"</th><th>"State"</th><th></th></tr></thead>
+                        <thead><tr><th>"Name"</th><th>"Acts as"</th><th>"Created"</th><th>"State"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                         <tbody>{list.into_iter().map(|t| {
                             let id = t.id;
                             let revoked = t.revoked_at.is_some();

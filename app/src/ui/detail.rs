@@ -160,11 +160,9 @@ fn JobView(job: Memo<Job>, removed: Signal<bool>) -> impl IntoView {
         <section class="detail-grid">
             <div class="card">
                 <h3>"Steps"</h3>
-                <ul role="tree" aria-label="Steps" class="job-list">
-                    <ul role="group" class="steps">
-                        <TopSteps nodes=tree.into() level=1/>
-                    </ul>
-                </ul>
+                <div class="job-list">
+                    <TopSteps nodes=tree.into() level=1 label=Some("Steps")/>
+                </div>
             </div>
             <div class="card">
                 <h3>"Timeline"</h3>

@@ -279,17 +279,18 @@ pub fn JobsPage() -> impl IntoView {
                 <span></span><span>"Status"</span><span>"Description"</span><span>"Owner"</span>
                 <span>"Kind"</span><span>"Started"</span><span>"Ended"</span><span>"Duration"</span><span>"Progress"</span>
             </div>
-            <ul role="tree" aria-label="Jobs and their steps" class="job-list">
-                <Show when=move || loaded.get() fallback=|| view! { <li class="placeholder" aria-busy="true">"Loading jobs…"</li> }>
-                    <Show when=move || !jobs.get().is_empty() fallback=move || view! {
-                        <li class="placeholder">{move || if filter_now() == JobFilter::default() { "No jobs yet." } else { "No jobs match these filters." }}</li>
-                    }>
+            // The tree holds tree items only; what says there are none is in its place.
+            <Show when=move || loaded.get() fallback=|| view! { <p class="placeholder" aria-busy="true">"Loading jobs…"</p> }>
+                <Show when=move || !jobs.with(|j| j.is_empty()) fallback=move || view! {
+                    <p class="placeholder">{move || if filter_now() == JobFilter::default() { "No jobs yet." } else { "No jobs match these filters." }}</p>
+                }>
+                    <ul role="tree" aria-label="Jobs and their steps" class="job-list">
                         <For each=move || jobs.get() key=|j| j.with_untracked(|j| j.id) let:job>
                             <JobRow job=job.into() tree_refresh/>
                         </For>
-                    </Show>
+                    </ul>
                 </Show>
-            </ul>
+            </Show>
             <nav class="pager" aria-label="Pages">
                 <Show when=move || query.get().get("cursor").is_some()>
                     <button type="button" on:click={

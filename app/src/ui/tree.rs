@@ -80,27 +80,30 @@ pub fn StepTree(job_id: Uuid, refresh: Signal<u32>, level: u32) -> impl IntoView
     });
     let loaded = Memo::new(move |_| shown.with(|s| s.is_some()));
     let nodes = Memo::new(move |_| shown.get().unwrap_or_default());
+    // Only tree items inside the tree's lists: what says where the steps are is beside them.
     view! {
-        <ul role="group" class="steps">
-            {move || error.get().map(|e| view! { <li><ErrorNote error=e/></li> })}
-            <Show when=move || loaded.get()
-                fallback=|| view! { <li class="placeholder" aria-busy="true">"Loading steps…"</li> }>
-                <TopSteps nodes=nodes.into() level/>
-            </Show>
-        </ul>
+        {move || error.get().map(|e| view! { <ErrorNote error=e/> })}
+        <Show when=move || loaded.get()
+            fallback=|| view! { <p class="placeholder" aria-busy="true">"Loading steps…"</p> }>
+            <TopSteps nodes=nodes.into() level label=None/>
+        </Show>
     }
 }
 
 /// A job's top-level steps, following `nodes` as fresh copies of the job arrive (the job's detail
 /// has them with the job itself, and would otherwise fetch the whole tree twice more on every
-/// change).
+/// change). With a `label` they are a tree of their own; without, a group in the job's tree item.
 #[component]
-pub fn TopSteps(nodes: Signal<Vec<StepNode>>, level: u32) -> impl IntoView {
+pub fn TopSteps(
+    nodes: Signal<Vec<StepNode>>,
+    level: u32,
+    label: Option<&'static str>,
+) -> impl IntoView {
     let empty = Memo::new(move |_| nodes.with(|n| n.is_empty()));
     view! {
         <Show when=move || !empty.get()
-            fallback=|| view! { <li class="placeholder">"No steps yet."</li> }>
-            <StepItems nodes level parent=None/>
+            fallback=|| view! { <p class="placeholder">"No steps yet."</p> }>
+            <StepItems nodes level parent=None label/>
         </Show>
     }
 }
@@ -113,9 +116,15 @@ pub const STEPS_PER_WINDOW: usize = 200;
 /// is keyed by its step and follows that step's node: a fresh copy of the job (a live update)
 /// changes the rows in place. Drawn again whole on every update, a busy job's rows and buttons were
 /// replaced several times a second — a click whose press and release fell on two different copies
-/// of a button did nothing.
+/// of a button did nothing. The list holds tree items only; "Show more" follows it. With a `label`
+/// the list is a tree (a job's page), otherwise a group of the tree item above.
 #[component]
-fn StepItems(nodes: Signal<Vec<StepNode>>, level: u32, parent: Option<Uuid>) -> impl IntoView {
+fn StepItems(
+    nodes: Signal<Vec<StepNode>>,
+    level: u32,
+    parent: Option<Uuid>,
+    label: Option<&'static str>,
+) -> impl IntoView {
     let state = TreeState::here();
     let total = Memo::new(move |_| nodes.with(|n| n.len()));
     let windows = RwSignal::new(
@@ -144,6 +153,7 @@ fn StepItems(nodes: Signal<Vec<StepNode>>, level: u32, parent: Option<Uuid>) -> 
         })
     };
     view! {
+        <ul role=if label.is_some() { "tree" } else { "group" } aria-label=label class="steps">
         <For each=rows key=|(_, id)| *id let:((place, id))>
             {
                 let first = nodes.with_untracked(|all| all.get(place).cloned());
@@ -161,11 +171,12 @@ fn StepItems(nodes: Signal<Vec<StepNode>>, level: u32, parent: Option<Uuid>) -> 
                 view! { <StepItem node level/> }
             }
         </For>
+        </ul>
         <Show when=move || shown() < total.get()>
-            <li class="more" data-testid="more-steps">
+            <p class="more" data-testid="more-steps">
                 <button type="button" on:click=more>{move || show_more(shown(), total.get())}</button>
                 <span class="muted">{move || format!(" — {} steps shown", of(shown(), total.get()))}</span>
-            </li>
+            </p>
         </Show>
     }
 }
@@ -296,9 +307,7 @@ fn StepItem(node: Memo<Option<StepNode>>, level: u32) -> impl IntoView {
                 </div>
             })}
             <Show when=move || has_children.get() && expanded.get()>
-                <ul role="group" class="steps">
-                    <StepItems nodes=children.into() level=level + 1 parent=Some(id)/>
-                </ul>
+                <StepItems nodes=children.into() level=level + 1 parent=Some(id) label=None/>
             </Show>
         </li>
     }
