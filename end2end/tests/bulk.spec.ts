@@ -66,3 +66,23 @@ test('an export run from the UI offers its file on its job\'s page, and the file
   expect(text).toContain(`${tag} alpha`);
   expect(text).toContain(`${tag} beta`);
 });
+
+test('the bulk panel closed and opened again shows the action it will run', async ({ page }) => {
+  await signIn(page);
+  const toggle = page.getByRole('button', { name: 'Bulk actions…' });
+  await toggle.click();
+  await page.getByLabel('Action', { exact: true }).selectOption('cleanup');
+  await expect(page.getByLabel('Ended at least (minutes) ago')).toBeVisible();
+  await toggle.click();
+  await expect(page.getByLabel('Action', { exact: true })).toHaveCount(0);
+  // The panel is made anew: it used to show "End matching running jobs" while Run would delete.
+  await toggle.click();
+  await expect(page.getByLabel('Action', { exact: true })).toHaveValue('cleanup');
+  await expect(page.getByLabel('Ended at least (minutes) ago')).toBeVisible();
+  await page.getByLabel('Action', { exact: true }).selectOption('end');
+  await page.getByLabel('End as').selectOption('finished');
+  await toggle.click();
+  await toggle.click();
+  await expect(page.getByLabel('Action', { exact: true })).toHaveValue('end');
+  await expect(page.getByLabel('End as')).toHaveValue('finished');
+});

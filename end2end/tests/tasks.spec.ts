@@ -363,6 +363,34 @@ test('a live update leaves a job\'s detail as the person had it: scrolled, focus
   expect((await admin.get(`/api/jobs/${job.id}`)).status).toBe('failed');
 });
 
+test("the end dialog works from the keyboard: it opens on its first field, Escape closes it back to its button, and it keeps the status chosen", async ({ page, request }) => {
+  const admin = api(request, await token(request));
+  const job = await admin.post('/api/jobs', { description: unique('Ended by keyboard') });
+  await signIn(page);
+  await page.goto(`/jobs/${job.id}`);
+  const open = page.getByRole('button', { name: 'End job…' });
+  await open.focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('dialog')).toBeVisible();
+  await expect(page.getByLabel('End as')).toBeFocused();
+  await page.getByLabel('End as').selectOption('failed');
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+  await expect(open).toBeFocused();
+  // Opened again, it shows the status it will end the job with (it showed "Finished" and failed it).
+  await page.keyboard.press('Enter');
+  await expect(page.getByLabel('End as')).toHaveValue('failed');
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(open).toBeFocused();
+  await page.keyboard.press('Enter');
+  await page.getByLabel('End as').selectOption('aborted');
+  await page.getByRole('button', { name: 'Confirm end' }).click();
+  await expect(page.getByTestId('job-status')).toContainText('Aborted');
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+  await expect(page.getByRole('button', { name: 'Change status…' })).toBeFocused();
+  expect((await admin.get(`/api/jobs/${job.id}`)).status).toBe('aborted');
+});
+
 test("a burst of a plug-in's progress reports makes an open job's page and an open tree read the job a few times, not once each, and both end on the last figure", async ({ page, request }) => {
   const admin = api(request, await token(request));
   const description = unique('Busy reporter');

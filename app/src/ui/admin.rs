@@ -267,8 +267,12 @@ pub fn TokensPage() -> impl IntoView {
                 <input id="token-name" required placeholder="e.g. backup plug-in" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/></div>
             <div class="field"><label for="token-user">"Acts as"</label>
                 <select id="token-user" on:change=move |ev| user.set(event_target_value(&ev))>
-                    <option value="">"Me"</option>
-                    {move || users.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().filter(|u| !u.builtin).map(|u| view! { <option value=u.id.to_string()>{u.username}</option> }).collect_view()}
+                    // Each option follows the choice, so the list drawn again cannot show another.
+                    <option value="" prop:selected=move || user.with(String::is_empty)>"Me"</option>
+                    {move || users.get().and_then(|r| r.ok()).unwrap_or_default().into_iter().filter(|u| !u.builtin).map(|u| {
+                        let id = u.id.to_string();
+                        view! { <option value=id.clone() prop:selected=move || user.with(|v| *v == id)>{u.username}</option> }
+                    }).collect_view()}
                 </select></div>
             <button type="submit" class="primary">"Create token"</button>
         </form>

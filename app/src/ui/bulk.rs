@@ -108,21 +108,24 @@ pub fn BulkActions(filter: Signal<JobFilter>) -> impl IntoView {
                         <div class="field">
                             <label for="bulk-kind">"Action"</label>
                             <select id="bulk-kind" on:change=move |ev| kind.set(Bulk::parse(&event_target_value(&ev)))>
+                                // Each option follows the choice: the panel is made anew each time it
+                                // opens, and showed its first action again while the one chosen
+                                // before it closed (say, delete) was what Run would do.
                                 <Show when=move || may_manage>
-                                    <option value="end">"End matching running jobs"</option>
-                                    <option value="cleanup">"Delete matching ended jobs"</option>
+                                    <option value="end" prop:selected=move || kind.get() == Bulk::End>"End matching running jobs"</option>
+                                    <option value="cleanup" prop:selected=move || kind.get() == Bulk::Cleanup>"Delete matching ended jobs"</option>
                                 </Show>
-                                <option value="export-jsonl">"Export matching jobs (JSON Lines)"</option>
-                                <option value="export-csv">"Export matching jobs (CSV)"</option>
+                                <option value="export-jsonl" prop:selected=move || kind.get() == Bulk::ExportJsonl>"Export matching jobs (JSON Lines)"</option>
+                                <option value="export-csv" prop:selected=move || kind.get() == Bulk::ExportCsv>"Export matching jobs (CSV)"</option>
                             </select>
                         </div>
                         <Show when=move || kind.get() == Bulk::End>
                             <div class="field">
                                 <label for="bulk-status">"End as"</label>
                                 <select id="bulk-status" on:change=move |ev| end_as.set(event_target_value(&ev))>
-                                    <option value="aborted">"Aborted"</option>
-                                    <option value="failed">"Failed"</option>
-                                    <option value="finished">"Finished"</option>
+                                    <option value="aborted" prop:selected=move || end_as.get() == "aborted">"Aborted"</option>
+                                    <option value="failed" prop:selected=move || end_as.get() == "failed">"Failed"</option>
+                                    <option value="finished" prop:selected=move || end_as.get() == "finished">"Finished"</option>
                                 </select>
                             </div>
                         </Show>

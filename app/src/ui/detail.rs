@@ -182,6 +182,27 @@ fn Actions(job_id: Uuid, status: Signal<Status>, auto_cleared: Signal<bool>) -> 
     let busy = RwSignal::new(false);
     let message = RwSignal::new(None::<Result<String, String>>);
     let running = move || !status.get().is_terminal();
+    // From the keyboard: opening the dialog takes the focus to its first field; Escape or Cancel
+    // closes it, as ending does, and the focus goes back to the button that opened it.
+    let open_button = NodeRef::<leptos::html::Button>::new();
+    let first_field = NodeRef::<leptos::html::Select>::new();
+    Effect::new(move || {
+        if let Some(field) = first_field.get() {
+            let _ = field.focus();
+        }
+    });
+    let close = move || {
+        confirming.set(false);
+        if let Some(button) = open_button.get_untracked() {
+            let _ = button.focus();
+        }
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            ev.prevent_default();
+            close();
+        }
+    };
     let do_end = move |_| {
         busy.set(true);
         leptos::task::spawn_local(async move {
@@ -195,7 +216,7 @@ fn Actions(job_id: Uuid, status: Signal<Status>, auto_cleared: Signal<bool>) -> 
             busy.set(false);
             // A refusal keeps the dialog, with what was chosen and written, to correct.
             if r.is_ok() {
-                confirming.set(false);
+                close();
                 reason.set(String::new());
             }
             message.set(Some(match r {
@@ -217,7 +238,8 @@ fn Actions(job_id: Uuid, status: Signal<Status>, auto_cleared: Signal<bool>) -> 
     };
     view! {
         <div class="actions">
-            <button type="button" class="primary" on:click=move |_| confirming.set(true)>
+            <button type="button" class="primary" node_ref=open_button aria-expanded=move || confirming.get().to_string()
+                on:click=move |_| confirming.set(true)>
                 {move || if running() { "End job…" } else { "Change status…" }}
             </button>
             <button type="button" on:click=do_clear disabled=move || auto_cleared.get()>"Clear"</button>
@@ -227,17 +249,19 @@ fn Actions(job_id: Uuid, status: Signal<Status>, auto_cleared: Signal<bool>) -> 
             })}
         </div>
         <Show when=move || confirming.get()>
-            <div class="confirm card" role="dialog" aria-modal="false" aria-labelledby="end-title">
+            <div class="confirm card" role="dialog" aria-modal="false" aria-labelledby="end-title" on:keydown=on_key>
                 <h3 id="end-title">"End this job"</h3>
                 <label for="end-status">"End as"</label>
-                <select id="end-status" on:change=move |ev| end_status.set(match event_target_value(&ev).as_str() {
+                <select id="end-status" node_ref=first_field on:change=move |ev| end_status.set(match event_target_value(&ev).as_str() {
                     "failed" => EndStatus::Failed,
                     "aborted" => EndStatus::Aborted,
                     _ => EndStatus::Finished,
                 })>
-                    <option value="finished">"Finished"</option>
-                    <option value="failed">"Failed"</option>
-                    <option value="aborted">"Aborted"</option>
+                    // Each option follows the choice: the dialog is made anew each time it opens,
+                    // and showed "Finished" again while a choice of "Failed" before Cancel held.
+                    <option value="finished" prop:selected=move || end_status.get() == EndStatus::Finished>"Finished"</option>
+                    <option value="failed" prop:selected=move || end_status.get() == EndStatus::Failed>"Failed"</option>
+                    <option value="aborted" prop:selected=move || end_status.get() == EndStatus::Aborted>"Aborted"</option>
                 </select>
                 <label for="end-reason">"Reason (optional)"</label>
                 <input id="end-reason" maxlength="4000" placeholder="Shown with the job as its outcome"
@@ -256,7 +280,7 @@ fn Actions(job_id: Uuid, status: Signal<Status>, auto_cleared: Signal<bool>) -> 
                 </p>
                 <div class="actions">
                     <button type="button" class="primary" on:click=do_end disabled=move || busy.get()>"Confirm end"</button>
-                    <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                    <button type="button" on:click=move |_| close()>"Cancel"</button>
                 </div>
             </div>
         </Show>
